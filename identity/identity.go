@@ -1,0 +1,272 @@
+// Package identity is Gatehouse's domain: accounts, API keys, groups, custom
+// data and access tokens of one application, the Provider contract every
+// backend implements, the validation rules they share, and the coded errors
+// they return.
+//
+// The package does no I/O. Implementations live in subpackages named after
+// what they are: store (the provider logic over a persistence backend),
+// sqlstore (SQLite and PostgreSQL), mock (in memory, with fault injection) and
+// remote (a client of the directory over HTTP). identitytest is the
+// conformance suite that proves they all behave the same.
+package identity
+
+import (
+	"context"
+	"time"
+)
+
+// Status is the state of an account or an API key.
+type Status string
+
+// Statuses. Only ENABLED accounts and keys authenticate.
+const (
+	StatusEnabled    Status = "ENABLED"
+	StatusDisabled   Status = "DISABLED"
+	StatusUnverified Status = "UNVERIFIED" // accounts only
+)
+
+// Account is a user of one application. It never carries the password or
+// its hash.
+type Account struct {
+	ID                 string    `json:"id"`
+	Username           string    `json:"username"`
+	Email              string    `json:"email,omitempty"`
+	GivenName          string    `json:"given_name,omitempty"`
+	Surname            string    `json:"surname,omitempty"`
+	Status             Status    `json:"status"`
+	CreatedAt          time.Time `json:"created_at"`
+	ModifiedAt         time.Time `json:"modified_at"`
+	PasswordModifiedAt time.Time `json:"password_modified_at"`
+}
+
+// AccountCreate holds the fields of a new account. Username and Password are
+// required; Status defaults to ENABLED.
+type AccountCreate struct {
+	Username  string
+	Password  string
+	Email     string
+	GivenName string
+	Surname   string
+	Status    Status
+	// PasswordHash imports an existing hash (argon2id PHC or bcrypt) instead of
+	// Password. Exactly one of the two must be set.
+	PasswordHash string
+}
+
+// AccountUpdate changes the fields that are non-nil. An empty Email removes
+// the address.
+type AccountUpdate struct {
+	Username  *string
+	Email     *string
+	GivenName *string
+	Surname   *string
+	Status    *Status
+	Password  *string
+}
+
+// AccountFilter selects accounts. Empty fields match everything. Username and
+// Email match exactly, ignoring case; Query matches a case-insensitive
+// substring of the username, email, given name or surname.
+type AccountFilter struct {
+	Username string
+	Email    string
+	Status   Status
+	Query    string
+	Page
+}
+
+// Page asks for one page of a collection. A zero Limit means DefaultLimit;
+// Limit above MaxLimit is an invalid input.
+type Page struct {
+	Offset int
+	Limit  int
+}
+
+// Paging defaults, as in Stormpath's collections.
+const (
+	DefaultLimit = 25
+	MaxLimit     = 100
+)
+
+// List is one page of a collection and the size of the whole collection.
+type List[T any] struct {
+	Items  []T `json:"items"`
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+	// Total is the number of items in the whole collection, not in this page.
+	Total int `json:"size"`
+}
+
+// APIKey is a credential pair belonging to an account. The secret is never
+// stored: only NewAPIKey carries it, once.
+type APIKey struct {
+	ID        string    `json:"id"`
+	AccountID string    `json:"account_id"`
+	Name      string    `json:"name,omitempty"`
+	Status    Status    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NewAPIKey is a freshly created key with its secret, the only time the secret
+// is available.
+type NewAPIKey struct {
+	APIKey
+	Secret string `json:"secret"`
+}
+
+// Group is a named set of accounts, used for authorization.
+type Group struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	ModifiedAt  time.Time `json:"modified_at"`
+}
+
+// GroupCreate holds the fields of a new group. Name is required and unique,
+// ignoring case.
+type GroupCreate struct {
+	Name        string
+	Description string
+}
+
+// GroupFilter selects groups; Name matches exactly, ignoring case.
+type GroupFilter struct {
+	Name string
+	Page
+}
+
+// CustomData is an account's free-form JSON object. Values are what
+// encoding/json produces with UseNumber: nil, bool, json.Number, string,
+// []any and map[string]any.
+type CustomData map[string]any
+
+// TokenRequest asks for an access token.
+type TokenRequest struct {
+	// TTL is the token's lifetime; zero means the provider's default.
+	TTL time.Duration
+	// Scopes are granted as the token's space-separated scope claim.
+	Scopes []string
+}
+
+// Token is an issued access token.
+type Token struct {
+	// Value is the signed JWT.
+	Value     string    `json:"access_token"`
+	ID        string    `json:"jti"`
+	AccountID string    `json:"sub"`
+	Scopes    []string  `json:"scopes,omitempty"`
+	IssuedAt  time.Time `json:"iat"`
+	ExpiresAt time.Time `json:"exp"`
+}
+
+// TokenSettings are what a verifier needs to check a token locally, besides
+// the keys: the expected issuer and audience.
+type TokenSettings struct {
+	Issuer   string `json:"issuer"`
+	Audience string `json:"audience"`
+}
+
+// Provider serves the accounts of one application. Implementations are safe
+// for concurrent use. Every method may also return ErrUnavailable when the
+// backend cannot be reached, and an internal error (any other error) when
+// something unexpected fails; the errors listed on each method are those a
+// caller should handle.
+type Provider interface {
+	// CreateAccount adds an account.
+	// Errors: ErrInvalidInput (naming the field), ErrConflict (username or
+	// email taken, ignoring case).
+	CreateAccount(ctx context.Context, in AccountCreate) (*Account, error)
+	// Account returns the account with id. Errors: ErrNotFound.
+	Account(ctx context.Context, id string) (*Account, error)
+	// FindAccount returns the account whose username or email is login,
+	// ignoring case. Errors: ErrNotFound.
+	FindAccount(ctx context.Context, login string) (*Account, error)
+	// ListAccounts returns a page of accounts ordered by creation.
+	// Errors: ErrInvalidInput (bad paging or status).
+	ListAccounts(ctx context.Context, f AccountFilter) (*List[*Account], error)
+	// UpdateAccount changes the non-nil fields of the account.
+	// Errors: ErrNotFound, ErrInvalidInput, ErrConflict.
+	UpdateAccount(ctx context.Context, id string, u AccountUpdate) (*Account, error)
+	// DeleteAccount removes the account with its API keys, custom data and
+	// memberships. Errors: ErrNotFound.
+	DeleteAccount(ctx context.Context, id string) error
+	// Authenticate checks a username-or-email and password and returns the
+	// account. Errors: ErrInvalidCredentials for every failure, whatever its
+	// cause (ReasonOf tells the cause, for logs only).
+	Authenticate(ctx context.Context, login, password string) (*Account, error)
+
+	// CreateAPIKey makes a new key for the account; the secret is in the
+	// result and nowhere else. Errors: ErrNotFound (account),
+	// ErrInvalidInput (name), ErrLimitExceeded (too many keys).
+	CreateAPIKey(ctx context.Context, accountID, name string) (*NewAPIKey, error)
+	// APIKey returns a key without its secret. Errors: ErrNotFound.
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	// ListAPIKeys returns an account's keys, oldest first. Errors: ErrNotFound.
+	ListAPIKeys(ctx context.Context, accountID string) ([]*APIKey, error)
+	// SetAPIKeyStatus enables or disables a key.
+	// Errors: ErrNotFound, ErrInvalidInput.
+	SetAPIKeyStatus(ctx context.Context, id string, status Status) (*APIKey, error)
+	// DeleteAPIKey removes a key. Errors: ErrNotFound.
+	DeleteAPIKey(ctx context.Context, id string) error
+	// AuthenticateAPIKey checks a key id and secret and returns the key's
+	// account and the key. Errors: ErrInvalidCredentials for every failure
+	// (unknown key, wrong secret, disabled key, account not ENABLED).
+	AuthenticateAPIKey(ctx context.Context, id, secret string) (*Account, *APIKey, error)
+
+	// CustomData returns the account's custom data (an empty object if none
+	// was set). Errors: ErrNotFound.
+	CustomData(ctx context.Context, accountID string) (CustomData, error)
+	// ReplaceCustomData replaces the whole object and returns it.
+	// Errors: ErrNotFound, ErrInvalidInput (field names), ErrLimitExceeded
+	// (size or depth).
+	ReplaceCustomData(ctx context.Context, accountID string, data CustomData) (CustomData, error)
+	// MergeCustomData applies an RFC 7396 merge patch and returns the result.
+	// Errors: as ReplaceCustomData.
+	MergeCustomData(ctx context.Context, accountID string, patch CustomData) (CustomData, error)
+	// DeleteCustomDataKey removes one top-level key.
+	// Errors: ErrNotFound (account or key), ErrInvalidInput (reserved name).
+	DeleteCustomDataKey(ctx context.Context, accountID, key string) error
+
+	// CreateGroup adds a group. Errors: ErrInvalidInput, ErrConflict (name).
+	CreateGroup(ctx context.Context, in GroupCreate) (*Group, error)
+	// Group returns the group with id. Errors: ErrNotFound.
+	Group(ctx context.Context, id string) (*Group, error)
+	// ListGroups returns a page of groups ordered by name.
+	// Errors: ErrInvalidInput (bad paging).
+	ListGroups(ctx context.Context, f GroupFilter) (*List[*Group], error)
+	// DeleteGroup removes a group and its memberships. Errors: ErrNotFound.
+	DeleteGroup(ctx context.Context, id string) error
+	// AddToGroup makes the account a member of the group; adding an existing
+	// member is not an error. Errors: ErrNotFound (account or group).
+	AddToGroup(ctx context.Context, accountID, groupID string) error
+	// RemoveFromGroup ends a membership.
+	// Errors: ErrNotFound (account, group, or membership).
+	RemoveFromGroup(ctx context.Context, accountID, groupID string) error
+	// AccountGroups returns the groups of an account ordered by name.
+	// Errors: ErrNotFound.
+	AccountGroups(ctx context.Context, accountID string) ([]*Group, error)
+	// GroupMembers returns a page of a group's accounts.
+	// Errors: ErrNotFound, ErrInvalidInput (bad paging).
+	GroupMembers(ctx context.Context, groupID string, p Page) (*List[*Account], error)
+
+	// IssueToken signs an access token for an ENABLED account.
+	// Errors: ErrNotFound, ErrInvalidCredentials (account not ENABLED),
+	// ErrInvalidInput (TTL out of range, bad scope).
+	IssueToken(ctx context.Context, accountID string, req TokenRequest) (*Token, error)
+	// RevokeToken marks a token id revoked until expiresAt, after which the
+	// token is dead anyway. Revoking twice is not an error.
+	RevokeToken(ctx context.Context, tokenID string, expiresAt time.Time) error
+	// TokenRevoked reports whether the token id was revoked.
+	TokenRevoked(ctx context.Context, tokenID string) (bool, error)
+	// JWKS returns the public signing keys as a JSON Web Key Set document:
+	// the current key and those retired recently enough that tokens they
+	// signed may still be valid.
+	JWKS(ctx context.Context) ([]byte, error)
+	// TokenSettings returns the issuer and audience tokens carry.
+	TokenSettings(ctx context.Context) (TokenSettings, error)
+	// RotateSigningKey makes a new current signing key; the previous ones
+	// stay published until the tokens they signed have expired. It returns
+	// the new key id.
+	RotateSigningKey(ctx context.Context) (string, error)
+}
