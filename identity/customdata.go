@@ -42,8 +42,9 @@ func safeKey(key string) string {
 }
 
 // CheckCustomData validates a whole custom data object: every top-level name,
-// the nesting depth and the encoded size. It returns the JSON encoding, which
-// is what backends store.
+// the encoded size and the nesting depth. It returns the JSON encoding, which
+// is what backends store. Size and depth are measured on that encoding, so
+// they hold whatever Go types the caller built the object from.
 func (l Limits) CheckCustomData(data CustomData) ([]byte, error) {
 	if data == nil {
 		data = CustomData{}
@@ -53,42 +54,50 @@ func (l Limits) CheckCustomData(data CustomData) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if d := depth(map[string]any(data)); d > l.CustomDataMaxDepth {
-		return nil, LimitExceeded("customData", "Custom data must not nest more than %d levels deep.", l.CustomDataMaxDepth)
-	}
-	b, err := json.Marshal(data)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Count '<' as one byte, not as the six of "\u003c".
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(data); err != nil {
 		return nil, Invalid("customData", "Custom data must be a JSON object.")
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(b) > l.CustomDataMaxBytes {
 		return nil, LimitExceeded("customData", "Custom data must not exceed %d bytes.", l.CustomDataMaxBytes)
+	}
+	if jsonDepth(b) > l.CustomDataMaxDepth {
+		return nil, LimitExceeded("customData", "Custom data must not nest more than %d levels deep.", l.CustomDataMaxDepth)
 	}
 	return b, nil
 }
 
-// depth is the nesting depth of a decoded JSON value: scalars are 0, an empty
-// or flat object or array is 1.
-func depth(v any) int {
-	max := 0
-	switch t := v.(type) {
-	case map[string]any:
-		for _, e := range t {
-			if d := depth(e); d > max {
-				max = d
+// jsonDepth returns the deepest nesting of objects and arrays in a valid
+// JSON document: a scalar is 0, {} or [] is 1.
+func jsonDepth(b []byte) int {
+	depth, max := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			if c == '\\' {
+				escaped = true
+			} else if c == '"' {
+				inString = false
 			}
-		}
-	case CustomData:
-		return depth(map[string]any(t))
-	case []any:
-		for _, e := range t {
-			if d := depth(e); d > max {
-				max = d
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > max {
+				max = depth
 			}
+		case c == '}' || c == ']':
+			depth--
 		}
-	default:
-		return 0
 	}
-	return max + 1
+	return max
 }
 
 // MergePatch applies an RFC 7396 JSON merge patch to target and returns the

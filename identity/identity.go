@@ -224,8 +224,9 @@ type Provider interface {
 	// MergeCustomData applies an RFC 7396 merge patch and returns the result.
 	// Errors: as ReplaceCustomData.
 	MergeCustomData(ctx context.Context, accountID string, patch CustomData) (CustomData, error)
-	// DeleteCustomDataKey removes one top-level key.
-	// Errors: ErrNotFound (account or key), ErrInvalidInput (reserved name).
+	// DeleteCustomDataKey removes one top-level key; removing a key that is
+	// not there is not an error. Errors: ErrNotFound (account),
+	// ErrInvalidInput (reserved or invalid name).
 	DeleteCustomDataKey(ctx context.Context, accountID, key string) error
 
 	// CreateGroup adds a group. Errors: ErrInvalidInput, ErrConflict (name).
@@ -255,7 +256,8 @@ type Provider interface {
 	// ErrInvalidInput (TTL out of range, bad scope).
 	IssueToken(ctx context.Context, accountID string, req TokenRequest) (*Token, error)
 	// RevokeToken marks a token id revoked until expiresAt, after which the
-	// token is dead anyway. Revoking twice is not an error.
+	// token is dead anyway. Revoking twice is not an error, and never
+	// shortens an earlier revocation.
 	RevokeToken(ctx context.Context, tokenID string, expiresAt time.Time) error
 	// TokenRevoked reports whether the token id was revoked.
 	TokenRevoked(ctx context.Context, tokenID string) (bool, error)

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/ids"
+	"github.com/gatehouse-id/gatehouse/identity/token"
+)
+
+// IssueToken implements identity.Provider.
+func (p *Provider) IssueToken(ctx context.Context, accountID string, req identity.TokenRequest) (*identity.Token, error) {
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = p.opts.TokenTTL
+	}
+	if ttl < time.Second || ttl > p.opts.MaxTokenTTL {
+		return nil, identity.Invalid("ttl", "The token lifetime must be between 1s and %s.", p.opts.MaxTokenTTL)
+	}
+	for _, s := range req.Scopes {
+		if err := checkScope(s); err != nil {
+			return nil, err
+		}
+	}
+	acc, err := p.b.AccountByID(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if acc.Status != identity.StatusEnabled {
+		return nil, identity.InvalidCredentials(identity.ReasonDisabled)
+	}
+	key, err := p.currentKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := p.opts.Now().UTC().Truncate(time.Second) // JWT times are whole seconds
+	claims := token.Claims{
+		ID:        ids.New(),
+		Subject:   acc.ID,
+		Issuer:    p.opts.Issuer,
+		Audience:  p.opts.Application,
+		IssuedAt:  now,
+		ExpiresAt: now.Add(ttl),
+		Scopes:    append([]string(nil), req.Scopes...),
+	}
+	raw, err := token.Sign(key, claims)
+	if err != nil {
+		return nil, fmt.Errorf("sign token: %w", err)
+	}
+	return &identity.Token{
+		Value:     raw,
+		ID:        claims.ID,
+		AccountID: acc.ID,
+		Scopes:    claims.Scopes,
+		IssuedAt:  claims.IssuedAt,
+		ExpiresAt: claims.ExpiresAt,
+	}, nil
+}
+
+// checkScope applies RFC 6749 §3.3: a scope token is one or more printable
+// ASCII characters other than space, '"' and '\'.
+func checkScope(s string) error {
+	if s == "" || len(s) > 128 {
+		return identity.Invalid("scope", "A scope must be 1 to 128 characters.")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return identity.Invalid("scope", "A scope must be printable ASCII without spaces, quotes or backslashes.")
+		}
+	}
+	return nil
+}
+
+// RevokeToken implements identity.Provider.
+func (p *Provider) RevokeToken(ctx context.Context, tokenID string, expiresAt time.Time) error {
+	if tokenID == "" || len(tokenID) > 128 {
+		return identity.Invalid("jti", "The token id must be 1 to 128 characters.")
+	}
+	return p.b.RevokeToken(ctx, tokenID, expiresAt.UTC().Truncate(time.Millisecond))
+}
+
+// TokenRevoked implements identity.Provider.
+func (p *Provider) TokenRevoked(ctx context.Context, tokenID string) (bool, error) {
+	return p.b.TokenRevoked(ctx, tokenID, p.now())
+}
+
+// JWKS implements identity.Provider.
+func (p *Provider) JWKS(ctx context.Context) ([]byte, error) {
+	keys, err := p.signingKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(token.PublicJWKS(keys))
+}
+
+// TokenSettings implements identity.Provider.
+func (p *Provider) TokenSettings(context.Context) (identity.TokenSettings, error) {
+	return identity.TokenSettings{Issuer: p.opts.Issuer, Audience: p.opts.Application}, nil
+}
+
+// RotateSigningKey implements identity.Provider. The old keys stay published
+// for MaxTokenTTL, the longest any token they signed can live.
+func (p *Provider) RotateSigningKey(ctx context.Context) (string, error) {
+	p.keysMu.Lock()
+	defer p.keysMu.Unlock()
+	k, err := p.rotateLocked(ctx)
+	if err != nil {
+		return "", err
+	}
+	return k.ID, nil
+}
+
+func (p *Provider) rotateLocked(ctx context.Context) (token.SigningKey, error) {
+	now := p.now()
+	k, err := token.GenerateKey(now)
+	if err != nil {
+		return token.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
+	}
+	rec := SigningKeyRecord{ID: k.ID, PrivateKey: k.MarshalPrivate(), CreatedAt: now}
+	if err := p.b.RotateSigningKey(ctx, rec, now.Add(p.opts.MaxTokenTTL)); err != nil {
+		return token.SigningKey{}, err
+	}
+	p.keysLoaded = time.Time{} // force a reload
+	return k, nil
+}
+
+// currentKey returns the newest signing key, creating the first one.
+func (p *Provider) currentKey(ctx context.Context) (token.SigningKey, error) {
+	keys, err := p.signingKeys(ctx)
+	if err != nil {
+		return token.SigningKey{}, err
+	}
+	return keys[0], nil
+}
+
+// signingKeys returns the published keys, newest first, from a short-lived
+// cache; it creates the first key when the store has none.
+func (p *Provider) signingKeys(ctx context.Context) ([]token.SigningKey, error) {
+	p.keysMu.Lock()
+	defer p.keysMu.Unlock()
+	now := p.opts.Now()
+	if len(p.keys) > 0 && now.Sub(p.keysLoaded) < keyCacheTTL {
+		return p.keys, nil
+	}
+	recs, err := p.b.SigningKeys(ctx, p.now())
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 || !recs[0].RetireAt.IsZero() {
+		if _, err := p.rotateLocked(ctx); err != nil {
+			return nil, err
+		}
+		if recs, err = p.b.SigningKeys(ctx, p.now()); err != nil {
+			return nil, err
+		}
+	}
+	keys := make([]token.SigningKey, 0, len(recs))
+	for _, r := range recs {
+		priv, err := token.ParsePrivate(r.PrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("parse signing key %s: %w", r.ID, err)
+		}
+		keys = append(keys, token.SigningKey{ID: r.ID, Private: priv, CreatedAt: r.CreatedAt, RetireAt: r.RetireAt})
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no signing key after rotation")
+	}
+	p.keys, p.keysLoaded = keys, now
+	return keys, nil
+}
