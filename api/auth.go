@@ -1,0 +1,333 @@
+package api
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/apikey"
+	"github.com/gatehouse-id/gatehouse/identity/token"
+)
+
+// Method is how a request authenticated.
+type Method string
+
+// Authentication methods.
+const (
+	// MethodPassword: HTTP Basic with a username or email and a password.
+	MethodPassword Method = "password"
+	// MethodAPIKey: HTTP Basic with an API key id and secret.
+	MethodAPIKey Method = "api_key"
+	// MethodToken: HTTP Basic with a Gatehouse token as the user-id (the
+	// password is ignored), as in REST-auth.
+	MethodToken Method = "token"
+	// MethodBearer: an OAuth2 Bearer token (RFC 6750).
+	MethodBearer Method = "bearer"
+)
+
+// Principal is who a request authenticated as, and how.
+type Principal struct {
+	Account *identity.Account
+	Method  Method
+	// APIKey is the key used, for MethodAPIKey.
+	APIKey *identity.APIKey
+	// Claims are the verified token's claims, for MethodToken and
+	// MethodBearer.
+	Claims *token.Claims
+}
+
+// principalKey is the echo.Context key of the Principal.
+const principalKey = "gatehouse.principal"
+
+// PrincipalFrom returns the Principal that the auth middleware stored in c.
+func PrincipalFrom(c echo.Context) (*Principal, bool) {
+	p, ok := c.Get(principalKey).(*Principal)
+	return p, ok && p != nil
+}
+
+// AccountFrom returns the authenticated account of the request.
+func AccountFrom(c echo.Context) (*identity.Account, bool) {
+	p, ok := PrincipalFrom(c)
+	if !ok {
+		return nil, false
+	}
+	return p.Account, true
+}
+
+// AuthConfig configures the authentication middleware.
+type AuthConfig struct {
+	// Skipper skips the middleware for some requests.
+	// Optional. Default value middleware.DefaultSkipper.
+	Skipper middleware.Skipper
+	// Provider decides on credentials. Required.
+	Provider identity.Provider
+	// Realm is the realm of the WWW-Authenticate challenges.
+	// Optional. Default value "gatehouse".
+	Realm string
+	// Methods are the accepted methods.
+	// Optional. Default value: all four.
+	Methods []Method
+	// Tokens verifies tokens locally.
+	// Optional. Default value: NewTokenVerifier(Provider, TokenVerifierConfig{}).
+	Tokens *TokenVerifier
+	// Logger records failures (never credentials).
+	// Optional. Default value: discard.
+	Logger *slog.Logger
+}
+
+// DefaultAuthConfig is the default configuration; Provider must be set.
+var DefaultAuthConfig = AuthConfig{
+	Skipper: middleware.DefaultSkipper,
+	Realm:   DefaultRealm,
+	Methods: []Method{MethodPassword, MethodAPIKey, MethodToken, MethodBearer},
+}
+
+// Auth returns the authentication middleware for p with default settings.
+func Auth(p identity.Provider) echo.MiddlewareFunc {
+	cfg := DefaultAuthConfig
+	cfg.Provider = p
+	return AuthWithConfig(cfg)
+}
+
+// AuthWithConfig returns the authentication middleware. It panics when the
+// configuration is invalid, as Echo's own middleware does; ToMiddleware
+// returns the error instead.
+func AuthWithConfig(cfg AuthConfig) echo.MiddlewareFunc {
+	mw, err := cfg.ToMiddleware()
+	if err != nil {
+		panic(err)
+	}
+	return mw
+}
+
+// ToMiddleware validates the configuration and returns the middleware.
+func (cfg AuthConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
+	if cfg.Provider == nil {
+		return nil, errors.New("api: auth middleware requires a Provider")
+	}
+	if cfg.Skipper == nil {
+		cfg.Skipper = DefaultAuthConfig.Skipper
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = DefaultAuthConfig.Realm
+	}
+	if strings.ContainsAny(cfg.Realm, "\"\\\r\n") {
+		return nil, fmt.Errorf("api: realm %q must not contain quotes, backslashes or line breaks", cfg.Realm)
+	}
+	if len(cfg.Methods) == 0 {
+		cfg.Methods = DefaultAuthConfig.Methods
+	}
+	if cfg.Tokens == nil {
+		cfg.Tokens = NewTokenVerifier(cfg.Provider, TokenVerifierConfig{})
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &authenticator{cfg: cfg, allowed: map[Method]bool{}}
+	for _, m := range cfg.Methods {
+		a.allowed[m] = true
+	}
+	a.basicChallenge = fmt.Sprintf(`Basic realm=%q, charset="UTF-8"`, cfg.Realm)
+	a.bearerChallenge = fmt.Sprintf(`Bearer realm=%q`, cfg.Realm)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if cfg.Skipper(c) {
+				return next(c)
+			}
+			p, err := a.authenticate(c)
+			if err != nil {
+				return err
+			}
+			c.Set(principalKey, p)
+			return next(c)
+		}
+	}, nil
+}
+
+type authenticator struct {
+	cfg             AuthConfig
+	allowed         map[Method]bool
+	basicChallenge  string
+	bearerChallenge string
+}
+
+// authFailedMessage is the one message of every authentication failure, so
+// a client cannot tell an unknown user from a wrong password.
+const authFailedMessage = "Authentication failed: valid credentials are required."
+
+// unauthorized is the 401 for a request with no usable credentials: both
+// challenges, and no error code in the Bearer one (RFC 6750 §3).
+func (a *authenticator) unauthorized() *Error {
+	h := http.Header{}
+	if a.allowed[MethodPassword] || a.allowed[MethodAPIKey] || a.allowed[MethodToken] {
+		h.Add(echo.HeaderWWWAuthenticate, a.basicChallenge)
+	}
+	if a.allowed[MethodBearer] {
+		h.Add(echo.HeaderWWWAuthenticate, a.bearerChallenge)
+	}
+	return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: authFailedMessage, Header: h}
+}
+
+// basicFailed is the 401 for bad Basic credentials.
+func (a *authenticator) basicFailed(cause error) *Error {
+	e := a.unauthorized()
+	e.Err = cause
+	return e
+}
+
+// bearerFailed is the 401 for a bad Bearer token (RFC 6750 §3.1).
+func (a *authenticator) bearerFailed(cause error) *Error {
+	return &Error{
+		Status:  http.StatusUnauthorized,
+		Code:    CodeUnauthorized,
+		Message: authFailedMessage,
+		Header:  http.Header{echo.HeaderWWWAuthenticate: {a.bearerChallenge + `, error="invalid_token"`}},
+		Err:     cause,
+	}
+}
+
+func (a *authenticator) authenticate(c echo.Context) (*Principal, error) {
+	h := c.Request().Header.Get(echo.HeaderAuthorization)
+	if h == "" {
+		return nil, a.unauthorized()
+	}
+	scheme, rest, _ := strings.Cut(h, " ")
+	switch {
+	case strings.EqualFold(scheme, "Basic"):
+		user, pass, ok := parseBasic(rest)
+		if !ok {
+			return nil, a.basicFailed(errors.New("malformed basic credentials"))
+		}
+		return a.basic(c, user, pass)
+	case strings.EqualFold(scheme, "Bearer") && a.allowed[MethodBearer]:
+		raw := strings.TrimSpace(rest)
+		if raw == "" {
+			return nil, a.bearerFailed(errors.New("empty bearer token"))
+		}
+		p, err := a.token(c, raw, MethodBearer)
+		if err != nil {
+			if isAuthFailure(err) {
+				return nil, a.bearerFailed(err)
+			}
+			return nil, err
+		}
+		return p, nil
+	}
+	return nil, a.unauthorized()
+}
+
+// basic dispatches on the shape of the user-id: an API key id, a token, or
+// else a login.
+func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, error) {
+	ctx := c.Request().Context()
+	var (
+		p   *Principal
+		err error
+	)
+	switch {
+	case apikey.IsID(user):
+		if !a.allowed[MethodAPIKey] {
+			return nil, a.basicFailed(errors.New("api key authentication not allowed"))
+		}
+		var acc *identity.Account
+		var key *identity.APIKey
+		acc, key, err = a.cfg.Provider.AuthenticateAPIKey(ctx, user, pass)
+		if err == nil {
+			p = &Principal{Account: acc, Method: MethodAPIKey, APIKey: key}
+		}
+	case token.LooksLikeJWT(user):
+		if !a.allowed[MethodToken] {
+			return nil, a.basicFailed(errors.New("token authentication not allowed"))
+		}
+		p, err = a.token(c, user, MethodToken)
+	default:
+		if !a.allowed[MethodPassword] {
+			return nil, a.basicFailed(errors.New("password authentication not allowed"))
+		}
+		var acc *identity.Account
+		acc, err = a.cfg.Provider.Authenticate(ctx, user, pass)
+		if err == nil {
+			p = &Principal{Account: acc, Method: MethodPassword}
+		}
+	}
+	if err != nil {
+		if isAuthFailure(err) {
+			a.cfg.Logger.InfoContext(ctx, "authentication failed",
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+				"reason", reasonOf(err), "ip", c.RealIP())
+			return nil, a.basicFailed(err)
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// token verifies a token and loads its account, which must still exist and
+// be ENABLED: disabling an account ends its tokens at once.
+func (a *authenticator) token(c echo.Context, raw string, m Method) (*Principal, error) {
+	ctx := c.Request().Context()
+	claims, err := a.cfg.Tokens.Verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := a.cfg.Provider.Account(ctx, claims.Subject)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, identity.InvalidCredentials(identity.ReasonUnknownLogin)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if acc.Status != identity.StatusEnabled {
+		return nil, identity.InvalidCredentials(identity.ReasonDisabled)
+	}
+	return &Principal{Account: acc, Method: m, Claims: claims}, nil
+}
+
+// isAuthFailure reports whether err means "these credentials are not good"
+// rather than "we could not decide" (which must not look like a wrong
+// password).
+func isAuthFailure(err error) bool {
+	return errors.Is(err, identity.ErrInvalidCredentials) || errors.Is(err, token.ErrInvalidToken)
+}
+
+func reasonOf(err error) string {
+	if r := identity.ReasonOf(err); r != "" {
+		return string(r)
+	}
+	if errors.Is(err, token.ErrInvalidToken) {
+		return "invalid_token"
+	}
+	return "invalid_credentials"
+}
+
+// parseBasic decodes RFC 7617 credentials: base64 of user-id ":" password,
+// split at the first colon, valid UTF-8, no control characters.
+func parseBasic(encoded string) (user, pass string, ok bool) {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
+	if err != nil {
+		return "", "", false
+	}
+	s := string(raw)
+	if !utf8.ValidString(s) {
+		return "", "", false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", "", false
+		}
+	}
+	user, pass, ok = strings.Cut(s, ":")
+	if !ok || user == "" {
+		return "", "", false
+	}
+	return user, pass, true
+}

@@ -1,0 +1,96 @@
+// Package api is Gatehouse's HTTP API on Echo: the authentication middleware
+// (HTTP Basic with a password, an API key or a token, and OAuth2 Bearer
+// tokens), the REST-auth endpoints, per-account API keys and custom data, and
+// an OAuth2 token endpoint. Every decision about credentials is delegated to
+// an identity.Provider.
+//
+// New builds the whole server; Auth and AuthWithConfig protect any Echo app.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/gatehouse-id/gatehouse/identity"
+)
+
+// Config configures the API server. Zero fields take the defaults named on
+// them.
+type Config struct {
+	// Realm is the realm of WWW-Authenticate challenges. Default "gatehouse".
+	Realm string
+	// TokenTTL is the lifetime of tokens from /api/token and /oauth/token.
+	// Default 600 s.
+	TokenTTL time.Duration
+	// AllowedScopes are the scopes /oauth/token may grant. A request for any
+	// other scope fails with invalid_scope. Default: none.
+	AllowedScopes []string
+	// BodyLimit bounds request bodies in bytes. Default 1 MiB.
+	BodyLimit int64
+	// Ready reports whether the server can serve requests (for /readyz).
+	// Default: always ready.
+	Ready func(ctx context.Context) error
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultRealm is the realm used when Config.Realm is empty.
+const DefaultRealm = "gatehouse"
+
+func (c Config) withDefaults() Config {
+	if c.Realm == "" {
+		c.Realm = DefaultRealm
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = 600 * time.Second
+	}
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = 1 << 20
+	}
+	if c.Ready == nil {
+		c.Ready = func(context.Context) error { return nil }
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// server holds what the handlers share.
+type server struct {
+	cfg    Config
+	p      identity.Provider
+	log    *slog.Logger
+	tokens *TokenVerifier
+	auth   echo.MiddlewareFunc
+}
+
+// New returns the API server for provider p. A nil logger discards logs.
+func New(cfg Config, p identity.Provider, logger *slog.Logger) *echo.Echo {
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{cfg: cfg, p: p, log: logger}
+	s.tokens = NewTokenVerifier(p, TokenVerifierConfig{Now: cfg.Now})
+	s.auth = AuthWithConfig(AuthConfig{
+		Provider: p,
+		Realm:    cfg.Realm,
+		Tokens:   s.tokens,
+		Logger:   logger,
+	})
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = ErrorHandler(logger)
+	e.Use(requestID)
+	e.Use(requestLogger(logger))
+	e.Use(middleware.Recover())
+	e.Use(bodyLimit(cfg.BodyLimit))
+	s.routes(e)
+	return e
+}
