@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-id/gatehouse/api"
+)
+
+// HTTP server limits. They bound what a slow or hostile client can hold:
+// ReadHeaderTimeout stops slowloris, the others bound a whole exchange and
+// an idle keep-alive connection. A later change makes them keys.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	// shutdownTimeout is how long in-flight requests may take to finish
+	// once the server is told to stop.
+	shutdownTimeout = 10 * time.Second
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API server",
+		Long: `Run the API server on server.addr until interrupted (SIGINT or SIGTERM),
+then finish in-flight requests (up to 10 s) and close the provider.
+
+It logs one "listening" line with the bound address, which tells the port
+when server.addr asks for port 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, logger, err := a.load(cmd)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, logger)
+		},
+	}
+	cmd.Flags().String("addr", "", "listen address host:port (overrides server.addr)")
+	a.bind("server.addr", cmd.Flags(), "addr")
+	return cmd
+}
+
+// serve runs the API server until ctx is done.
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
+	// Load the certificate before anything else, so that a bad one fails
+	// at start-up, naming its key, rather than at the first handshake.
+	var tlsConfig *tls.Config
+	if cfg.Server.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("config: server.tls.cert_file/server.tls.key_file: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+
+	p, closeProvider, ready, err := openProvider(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := closeProvider(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close provider: %w", cerr))
+		}
+	}()
+
+	handler := api.New(api.Config{
+		Realm:         cfg.Server.Realm,
+		TokenTTL:      cfg.Tokens.TTL,
+		AllowedScopes: cfg.Tokens.Scopes,
+		BodyLimit:     cfg.Server.BodyLimit,
+		Ready:         ready,
+	}, p, logger)
+
+	srv := &http.Server{
+		Handler:           handler,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		// net/http's own complaints (TLS handshake errors, panics) go to the
+		// structured log too.
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// Requests inherit ctx's values but not its cancellation: stopping
+		// is Shutdown's job, which lets them finish.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("config: server.addr: %w", err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	// The bound address, not the configured one: with port 0 this is how
+	// callers learn the port.
+	logger.Info("listening",
+		"addr", ln.Addr().String(),
+		"scheme", scheme,
+		"provider", cfg.Identity.Provider,
+		"application", cfg.Application)
+
+	serveErr := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			serveErr <- srv.ServeTLS(ln, "", "") // certificates from TLSConfig
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+
+	select {
+	case err := <-serveErr:
+		// Serve only returns early on a listener failure.
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down", "timeout", shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		// Connections still busy after the timeout are cut.
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
