@@ -222,14 +222,22 @@ func TestInternalErrorIsGeneric(t *testing.T) {
 	}
 }
 
+// TestDisabledAccountTokenStopsWorking: a token dies with its account's
+// status, within the verifier's AccountTTL (5 s by default).
 func TestDisabledAccountTokenStopsWorking(t *testing.T) {
 	f := newFixture(t)
+	clk := &clock{now: time.Now()}
+	f.e = api.New(api.Config{Realm: "test", Now: clk.Now}, f.p, nil)
 	check(t, f.do(t, request{path: "/", auth: "Bearer " + f.token}), expect{status: 200})
 	disabled := identity.StatusDisabled
 	if _, err := f.p.UpdateAccount(context.Background(), f.alice.ID, identity.AccountUpdate{Status: &disabled}); err != nil {
 		t.Fatal(err)
 	}
+	clk.Add(4 * time.Second)
+	check(t, f.do(t, request{path: "/", auth: "Bearer " + f.token}), expect{status: 200})
+	clk.Add(2 * time.Second)
 	check(t, f.do(t, request{path: "/", auth: "Bearer " + f.token}), expect{status: 401})
+	check(t, f.do(t, request{path: "/", auth: basic(f.token, "x")}), expect{status: 401})
 }
 
 func TestUsers(t *testing.T) {

@@ -272,22 +272,12 @@ func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, er
 }
 
 // token verifies a token and loads its account, which must still exist and
-// be ENABLED: disabling an account ends its tokens at once.
+// be ENABLED: disabling an account ends its tokens too.
 func (a *authenticator) token(c echo.Context, raw string, m Method) (*Principal, error) {
 	ctx := c.Request().Context()
-	claims, err := a.cfg.Tokens.Verify(ctx, raw)
+	claims, acc, err := a.cfg.Tokens.Authenticate(ctx, raw)
 	if err != nil {
 		return nil, err
-	}
-	acc, err := a.cfg.Provider.Account(ctx, claims.Subject)
-	if errors.Is(err, identity.ErrNotFound) {
-		return nil, identity.InvalidCredentials(identity.ReasonUnknownLogin)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if acc.Status != identity.StatusEnabled {
-		return nil, identity.InvalidCredentials(identity.ReasonDisabled)
 	}
 	return &Principal{Account: acc, Method: m, Claims: claims}, nil
 }

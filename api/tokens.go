@@ -23,6 +23,19 @@ type TokenVerifierConfig struct {
 	// MinRefreshInterval bounds refetches caused by unknown keys, so forged
 	// kids cannot make every request fetch the JWKS. Default 10 s.
 	MinRefreshInterval time.Duration
+	// RevocationTTL is how long the provider's answer "not revoked" is
+	// trusted for a token id before it is asked again. When the provider
+	// cannot be reached, the last answer is used until the token expires,
+	// so tokens keep working through an outage; a token revoked elsewhere
+	// during that window is honoured until its answer is refreshed.
+	// Revocations made through this verifier take effect at once.
+	// Default 5 s.
+	RevocationTTL time.Duration
+	// AccountTTL is how long a token's account, found ENABLED, is trusted
+	// before it is read again; so disabling or deleting an account ends its
+	// tokens within this time. When the provider cannot be reached, the last
+	// good answer is used until the token expires. Default 5 s.
+	AccountTTL time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -38,6 +51,9 @@ type TokenVerifier struct {
 	mu      sync.Mutex
 	v       *token.Verifier
 	fetched time.Time
+
+	revocations revocationCache
+	accounts    accountCache
 }
 
 // NewTokenVerifier returns a verifier for tokens issued by p.
@@ -51,10 +67,17 @@ func NewTokenVerifier(p identity.Provider, cfg TokenVerifierConfig) *TokenVerifi
 	if cfg.MinRefreshInterval <= 0 {
 		cfg.MinRefreshInterval = 10 * time.Second
 	}
+	if cfg.RevocationTTL <= 0 {
+		cfg.RevocationTTL = 5 * time.Second
+	}
+	if cfg.AccountTTL <= 0 {
+		cfg.AccountTTL = 5 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &TokenVerifier{p: p, cfg: cfg}
+	return &TokenVerifier{p: p, cfg: cfg, revocations: revocationCache{entries: map[string]revocationEntry{}},
+		accounts: accountCache{entries: map[string]accountEntry{}}}
 }
 
 // Verify checks raw and returns its claims. A bad token fails with an error
@@ -65,14 +88,74 @@ func (tv *TokenVerifier) Verify(ctx context.Context, raw string) (*token.Claims,
 	if err != nil {
 		return nil, err
 	}
-	revoked, err := tv.p.TokenRevoked(ctx, claims.ID)
+	revoked, err := tv.revoked(ctx, claims)
 	if err != nil {
-		return nil, fmt.Errorf("check revocation: %w", err)
+		return nil, err
 	}
 	if revoked {
 		return nil, fmt.Errorf("%w: revoked", token.ErrInvalidToken)
 	}
 	return claims, nil
+}
+
+// Authenticate verifies raw like Verify and returns its account, which must
+// exist and be ENABLED (else identity.ErrInvalidCredentials).
+func (tv *TokenVerifier) Authenticate(ctx context.Context, raw string) (*token.Claims, *identity.Account, error) {
+	claims, err := tv.Verify(ctx, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	acc, err := tv.account(ctx, claims)
+	if err != nil {
+		return nil, nil, err
+	}
+	return claims, acc, nil
+}
+
+// account returns the token's account: from the cache while fresh, from the
+// provider otherwise, and from a stale cache entry when the provider is
+// unavailable. Only ENABLED accounts are cached.
+func (tv *TokenVerifier) account(ctx context.Context, claims *token.Claims) (*identity.Account, error) {
+	now := tv.cfg.Now()
+	e, known := tv.accounts.get(claims.Subject)
+	if known && now.Sub(e.checked) < tv.cfg.AccountTTL {
+		return e.account, nil
+	}
+	acc, err := tv.p.Account(ctx, claims.Subject)
+	switch {
+	case errors.Is(err, identity.ErrNotFound):
+		tv.accounts.drop(claims.Subject)
+		return nil, identity.InvalidCredentials(identity.ReasonUnknownLogin)
+	case err != nil && known && errors.Is(err, identity.ErrUnavailable):
+		return e.account, nil
+	case err != nil:
+		return nil, err
+	case acc.Status != identity.StatusEnabled:
+		tv.accounts.drop(claims.Subject)
+		return nil, identity.InvalidCredentials(identity.ReasonDisabled)
+	}
+	tv.accounts.put(acc.ID, accountEntry{account: acc, checked: now, expires: claims.ExpiresAt}, now)
+	return acc, nil
+}
+
+// revoked answers from the cache while its answer is fresh, asks the
+// provider otherwise, and falls back on a stale answer when the provider is
+// unavailable.
+func (tv *TokenVerifier) revoked(ctx context.Context, claims *token.Claims) (bool, error) {
+	now := tv.cfg.Now()
+	e, known := tv.revocations.get(claims.ID)
+	if known && (e.revoked || now.Sub(e.checked) < tv.cfg.RevocationTTL) {
+		return e.revoked, nil
+	}
+	revoked, err := tv.p.TokenRevoked(ctx, claims.ID)
+	if err != nil {
+		if known && errors.Is(err, identity.ErrUnavailable) {
+			return e.revoked, nil
+		}
+		return false, fmt.Errorf("check revocation: %w", err)
+	}
+	tv.revocations.put(claims.ID, revocationEntry{revoked: revoked, checked: now, expires: claims.ExpiresAt}, now)
+	return revoked, nil
 }
 
 func (tv *TokenVerifier) verifySignature(ctx context.Context, raw string) (*token.Claims, error) {
@@ -102,7 +185,52 @@ func (tv *TokenVerifier) Revoke(ctx context.Context, raw string) error {
 	if err != nil {
 		return err
 	}
-	return tv.p.RevokeToken(ctx, claims.ID, claims.ExpiresAt)
+	if err := tv.p.RevokeToken(ctx, claims.ID, claims.ExpiresAt); err != nil {
+		return err
+	}
+	now := tv.cfg.Now()
+	tv.revocations.put(claims.ID, revocationEntry{revoked: true, checked: now, expires: claims.ExpiresAt}, now)
+	return nil
+}
+
+// maxRevocationEntries bounds the revocation cache; past it, expired
+// entries are swept, and if none expired new answers are simply not cached.
+const maxRevocationEntries = 100_000
+
+// revocationCache remembers the provider's answers about token ids until the
+// tokens expire.
+type revocationCache struct {
+	mu      sync.Mutex
+	entries map[string]revocationEntry
+}
+
+type revocationEntry struct {
+	revoked bool
+	checked time.Time
+	expires time.Time
+}
+
+func (c *revocationCache) get(jti string) (revocationEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[jti]
+	return e, ok
+}
+
+func (c *revocationCache) put(jti string, e revocationEntry, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[jti]; !ok && len(c.entries) >= maxRevocationEntries {
+		for k, old := range c.entries {
+			if now.After(old.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= maxRevocationEntries && !e.revoked {
+			return
+		}
+	}
+	c.entries[jti] = e
 }
 
 // verifier returns the current verifier, fetching the JWKS when there is
@@ -142,4 +270,49 @@ func (tv *TokenVerifier) fetch(ctx context.Context) (*token.Verifier, error) {
 		return nil, fmt.Errorf("parse JWKS: %w", err)
 	}
 	return token.NewVerifier(keys, settings.Issuer, settings.Audience, tv.cfg.Leeway), nil
+}
+
+// accountCache remembers the ENABLED accounts of recently seen tokens, as
+// long as one of their tokens may live.
+type accountCache struct {
+	mu      sync.Mutex
+	entries map[string]accountEntry
+}
+
+type accountEntry struct {
+	account *identity.Account
+	checked time.Time
+	expires time.Time
+}
+
+func (c *accountCache) get(id string) (accountEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[id]
+	return e, ok
+}
+
+func (c *accountCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, id)
+}
+
+func (c *accountCache) put(id string, e accountEntry, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.entries[id]; ok && old.expires.After(e.expires) {
+		e.expires = old.expires // keep it as long as any token may use it
+	}
+	if _, ok := c.entries[id]; !ok && len(c.entries) >= maxRevocationEntries {
+		for k, old := range c.entries {
+			if now.After(old.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= maxRevocationEntries {
+			return
+		}
+	}
+	c.entries[id] = e
 }
