@@ -67,6 +67,7 @@ type Error struct {
 	Err error
 }
 
+// Error implements error; the text is for logs, never for clients.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return e.Code + ": " + e.Message + ": " + e.Err.Error()
@@ -74,6 +75,7 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Message
 }
 
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 func newError(status int, code, message string) *Error {

@@ -55,6 +55,7 @@ var (
 	ErrUnavailable = &Error{Code: CodeUnavailable, Message: "The identity service is unavailable."}
 )
 
+// Error implements error: the field, the message and the cause.
 func (e *Error) Error() string {
 	msg := e.Message
 	if msg == "" {
