@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/token"
 )
@@ -36,6 +38,10 @@ type TokenVerifierConfig struct {
 	// tokens within this time. When the provider cannot be reached, the last
 	// good answer is used until the token expires. Default 5 s.
 	AccountTTL time.Duration
+	// MaxVerified bounds how many verified tokens are remembered (by their
+	// SHA-256, until they expire), so a repeat presentation costs a hash
+	// instead of a signature check. Default 100 000.
+	MaxVerified int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -52,6 +58,7 @@ type TokenVerifier struct {
 	v       *token.Verifier
 	fetched time.Time
 
+	verified    *lru.Cache[[32]byte, *token.Claims]
 	revocations revocationCache
 	accounts    accountCache
 }
@@ -73,10 +80,14 @@ func NewTokenVerifier(p identity.Provider, cfg TokenVerifierConfig) *TokenVerifi
 	if cfg.AccountTTL <= 0 {
 		cfg.AccountTTL = 5 * time.Second
 	}
+	if cfg.MaxVerified <= 0 {
+		cfg.MaxVerified = 100_000
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &TokenVerifier{p: p, cfg: cfg, revocations: revocationCache{entries: map[string]revocationEntry{}},
+	verified, _ := lru.New[[32]byte, *token.Claims](cfg.MaxVerified) // size > 0: no error
+	return &TokenVerifier{p: p, cfg: cfg, verified: verified, revocations: revocationCache{entries: map[string]revocationEntry{}},
 		accounts: accountCache{entries: map[string]accountEntry{}}}
 }
 
@@ -159,6 +170,25 @@ func (tv *TokenVerifier) revoked(ctx context.Context, claims *token.Claims) (boo
 }
 
 func (tv *TokenVerifier) verifySignature(ctx context.Context, raw string) (*token.Claims, error) {
+	h := token.Hash(raw)
+	if c, ok := tv.verified.Get(h); ok {
+		// Verified before: only the expiry can have changed since.
+		if tv.cfg.Now().Before(c.ExpiresAt.Add(tv.cfg.Leeway)) {
+			return c, nil
+		}
+		tv.verified.Remove(h)
+		return nil, token.ErrExpired
+	}
+	claims, err := tv.checkSignature(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	tv.verified.Add(h, claims)
+	return claims, nil
+}
+
+// checkSignature verifies raw against the JWKS.
+func (tv *TokenVerifier) checkSignature(ctx context.Context, raw string) (*token.Claims, error) {
 	v, err := tv.verifier(ctx, false)
 	if err != nil {
 		return nil, err

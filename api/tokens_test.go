@@ -159,3 +159,57 @@ func TestTokenVerifierPicksUpRotation(t *testing.T) {
 		t.Fatalf("a token of the rotated-out key must still verify: %v", err)
 	}
 }
+
+func TestTokenVerifierRemembersVerifiedTokensUntilExpiry(t *testing.T) {
+	ctx := context.Background()
+	p := mock.New(mock.WithFastHashing())
+	acc, err := p.CreateAccount(ctx, identity.AccountCreate{Username: "alice", Password: alicePassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Now()}
+	tv := api.NewTokenVerifier(p, api.TokenVerifierConfig{Leeway: time.Second, Now: clk.Now})
+	tok, err := p.IssueToken(ctx, acc.ID, identity.TokenRequest{TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := tv.Verify(ctx, tok.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A tampered copy is not the remembered token.
+	if _, err := tv.Verify(ctx, tok.Value[:len(tok.Value)-2]+"xx"); !errors.Is(err, token.ErrInvalidToken) {
+		t.Fatalf("tampered token = %v", err)
+	}
+	clk.Add(time.Minute + 2*time.Second)
+	if _, err := tv.Verify(ctx, tok.Value); !errors.Is(err, token.ErrExpired) {
+		t.Fatalf("remembered token past its expiry = %v, want expired", err)
+	}
+}
+
+func BenchmarkTokenVerifierWarm(b *testing.B) {
+	ctx := context.Background()
+	p := mock.New(mock.WithFastHashing())
+	acc, err := p.CreateAccount(ctx, identity.AccountCreate{Username: "alice", Password: alicePassword})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := p.IssueToken(ctx, acc.ID, identity.TokenRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tv := api.NewTokenVerifier(p, api.TokenVerifierConfig{})
+	if _, _, err := tv.Authenticate(ctx, tok.Value); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := tv.Authenticate(ctx, tok.Value); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
