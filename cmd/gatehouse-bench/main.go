@@ -1,0 +1,183 @@
+// Command gatehouse-bench measures Gatehouse's authenticated request path
+// against a baseline (GET /healthz on the same server) and against the
+// naive implementation a newcomer would write (Echo's BasicAuth with a
+// bcrypt comparison on every request). It starts the servers it needs
+// in-process on loopback, or targets a running API server with -url, runs
+// each scenario for a fixed duration at a given concurrency, and prints
+// req/s, p50, p99 and the ratio to the baseline of the same run.
+//
+//	go run ./cmd/gatehouse-bench -duration 5s -concurrency 32
+//	go run ./cmd/gatehouse-bench -json
+//	go run ./cmd/gatehouse-bench -url http://127.0.0.1:5000
+//
+// Ratios, not absolute figures, are what to compare between machines: the
+// load generator shares the machine with the servers.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gatehouse-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line.
+type options struct {
+	duration    time.Duration
+	warmup      time.Duration
+	concurrency int
+	json        bool
+	only        string
+	url         string
+}
+
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gatehouse-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each scenario runs")
+	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured run before each scenario")
+	fs.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients")
+	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenario names (or name prefixes) to run")
+	fs.StringVar(&o.url, "url", "", "target a running API server instead of starting one (runs the API scenarios only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.concurrency < 1 || o.duration <= 0 {
+		return errors.New("-concurrency must be at least 1 and -duration positive")
+	}
+
+	var (
+		b   *bench
+		err error
+	)
+	if o.url != "" {
+		b, err = targetBench(ctx, o.url)
+	} else {
+		b, err = localBench(ctx, stderr)
+	}
+	if err != nil {
+		return err
+	}
+	defer b.close()
+
+	client := &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        o.concurrency * 4,
+		MaxIdleConnsPerHost: o.concurrency * 2,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+	var results []Result
+	var baseline float64
+	for _, s := range b.scenarios {
+		if !selected(o.only, s.Name) && s.Name != baselineName {
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fmt.Fprintf(stderr, "running %s...\n", s.Name)
+		n := o.concurrency
+		if s.Concurrency > 0 {
+			n = s.Concurrency
+		}
+		if o.warmup > 0 {
+			run(ctx, client, s, n, o.warmup)
+		}
+		r := run(ctx, client, s, n, o.duration)
+		// Let the server finish work for requests the deadline cut off, so
+		// it does not slow the next scenario down.
+		time.Sleep(settle)
+		if s.Name == baselineName {
+			baseline = r.RPS
+		}
+		results = append(results, r)
+	}
+	for _, extra := range b.extras {
+		if !selected(o.only, extra.name) {
+			continue
+		}
+		fmt.Fprintf(stderr, "running %s...\n", extra.name)
+		results = append(results, extra.run(o))
+	}
+	for i := range results {
+		if baseline > 0 {
+			results[i].Ratio = results[i].RPS / baseline
+		}
+	}
+	b.annotate(results)
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{
+			"duration": o.duration.String(), "concurrency": o.concurrency, "results": results,
+		})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\treq/s\tp50 ms\tp99 ms\tvs baseline\terrors\tnote")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%s\n", r.Name, r.RPS, r.P50, r.P99, r.Ratio, r.Errors, r.Note)
+	}
+	return tw.Flush()
+}
+
+func selected(only, name string) bool {
+	if only == "" {
+		return true
+	}
+	for _, o := range strings.Split(only, ",") {
+		if o = strings.TrimSpace(o); o != "" && strings.HasPrefix(name, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// bench is a prepared set of scenarios and the servers behind them.
+type bench struct {
+	scenarios []Scenario
+	// extras are measurements that are not HTTP scenarios (the raw KDF).
+	extras   []extra
+	annotate func([]Result)
+	close    func()
+}
+
+type extra struct {
+	name string
+	run  func(options) Result
+}
+
+const baselineName = "1 baseline GET /healthz"
+
+// settle is the pause between scenarios.
+const settle = 300 * time.Millisecond
+
+// get returns a Scenario's request maker for a GET with an Authorization
+// header.
+func get(url, auth string) func() *http.Request {
+	return func() *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		return req
+	}
+}

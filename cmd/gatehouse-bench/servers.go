@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse-id/gatehouse/api"
+	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/cache"
+	"github.com/gatehouse-id/gatehouse/identity/password"
+	"github.com/gatehouse-id/gatehouse/identity/sqlstore"
+	"github.com/gatehouse-id/gatehouse/identity/store"
+)
+
+// cores is the concurrency of KDF-bound scenarios: one client per core.
+var cores = runtime.GOMAXPROCS(0)
+
+const (
+	benchUser     = "bench"
+	benchPassword = "a long benchmark password"
+)
+
+func basic(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// localBench starts, on loopback, the API on the embedded SQLite store with
+// the real argon2id parameters: once with the credential cache (the
+// default) and once without; and the naive server.
+func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-bench-")
+	if err != nil {
+		return nil, err
+	}
+	var servers []*httptest.Server
+	closeAll := func() {
+		for _, s := range servers {
+			s.Close()
+		}
+		_ = os.RemoveAll(dir)
+	}
+	fail := func(err error) (*bench, error) { closeAll(); return nil, err }
+
+	db, err := sqlstore.Open(ctx, filepath.Join(dir, "bench.db"))
+	if err != nil {
+		return fail(err)
+	}
+	hasher := password.NewHasher(password.DefaultParams)
+	local, err := db.Provider(ctx, "bench", store.Options{Hasher: hasher})
+	if err != nil {
+		return fail(err)
+	}
+	acc, err := local.CreateAccount(ctx, identity.AccountCreate{Username: benchUser, Password: benchPassword})
+	if err != nil {
+		return fail(err)
+	}
+	key, err := local.CreateAPIKey(ctx, acc.ID, "bench")
+	if err != nil {
+		return fail(err)
+	}
+	tok, err := local.IssueToken(ctx, acc.ID, identity.TokenRequest{TTL: time.Hour})
+	if err != nil {
+		return fail(err)
+	}
+
+	start := func(h http.Handler) string {
+		s := httptest.NewServer(h)
+		servers = append(servers, s)
+		return s.URL
+	}
+	cached := start(api.New(api.Config{}, cache.New(local, cache.Config{}), nil))
+	uncached := start(api.New(api.Config{}, local, nil))
+	naive, err := naiveServer()
+	if err != nil {
+		return fail(err)
+	}
+	naiveURL := start(naive)
+
+	var kdfRate float64
+	b := &bench{
+		scenarios: []Scenario{
+			{Name: baselineName, New: get(cached+"/healthz", ""), Want: 200},
+			{Name: "2 basic password, warm", New: get(cached+"/api/resource", basic(benchUser, benchPassword)), Want: 200},
+			{Name: "3 basic API key, warm", New: get(cached+"/api/resource", basic(key.ID, key.Secret)), Want: 200},
+			{Name: "4 bearer token", New: get(cached+"/api/resource", "Bearer "+tok.Value), Want: 200},
+			{Name: "5 token in basic username", New: get(cached+"/api/resource", basic(tok.Value, "x")), Want: 200},
+			{Name: "6 basic password, cache off", New: get(uncached+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
+			{Name: "8 naive: echo BasicAuth + bcrypt(10)", New: get(naiveURL+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
+		},
+		extras: []extra{{
+			name: "6 raw argon2id verify",
+			run: func(o options) Result {
+				hash, _ := hasher.Hash(benchPassword)
+				kdfRate = rate(cores, o.duration, func() { _, _, _ = hasher.Verify(hash, benchPassword) })
+				return Result{Name: "6 raw argon2id verify", RPS: kdfRate, Note: "not HTTP: the KDF alone"}
+			},
+		}},
+		close: func() { closeAll(); _ = db.Close() },
+	}
+	b.annotate = func(rs []Result) {
+		byName := map[string]*Result{}
+		for i := range rs {
+			byName[rs[i].Name] = &rs[i]
+		}
+		if off, ok := byName["6 basic password, cache off"]; ok && kdfRate > 0 {
+			off.Note = fmt.Sprintf("%.2f of the raw KDF rate", off.RPS/kdfRate)
+		}
+		if warm, ok := byName["2 basic password, warm"]; ok {
+			if n, ok := byName["8 naive: echo BasicAuth + bcrypt(10)"]; ok && n.RPS > 0 {
+				n.Note = fmt.Sprintf("warm password is %.0fx this", warm.RPS/n.RPS)
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "servers: cached %s, uncached %s, naive %s\n", cached, uncached, naiveURL)
+	return b, nil
+}
+
+// naiveServer is what a newcomer writes: Echo's BasicAuth middleware with a
+// bcrypt comparison on every request.
+func naiveServer() (http.Handler, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(benchPassword), 10)
+	if err != nil {
+		return nil, err
+	}
+	e := echo.New()
+	e.Use(middleware.BasicAuth(func(user, pass string, c echo.Context) (bool, error) {
+		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(benchUser)) == 1
+		passOK := bcrypt.CompareHashAndPassword(hash, []byte(pass)) == nil
+		return userOK && passOK, nil
+	}))
+	e.GET("/api/resource", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"data": "Hello, " + benchUser + "!"})
+	})
+	return e, nil
+}
+
+// targetBench prepares the API scenarios against a running server: it
+// registers a fresh account through the public API, makes it an API key
+// and a token.
+func targetBench(ctx context.Context, base string) (*bench, error) {
+	user := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	body, _ := json.Marshal(map[string]string{"username": user, "password": benchPassword})
+	if _, err := call(ctx, http.MethodPost, base+"/api/users", "", body, http.StatusCreated); err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	auth := basic(user, benchPassword)
+	out, err := call(ctx, http.MethodPost, base+"/api/me/api-keys", auth, []byte(`{"name":"bench"}`), http.StatusCreated)
+	if err != nil {
+		return nil, fmt.Errorf("create API key: %w", err)
+	}
+	var key struct{ ID, Secret string }
+	if err := json.Unmarshal(out, &key); err != nil {
+		return nil, err
+	}
+	out, err = call(ctx, http.MethodGet, base+"/api/token", auth, nil, http.StatusOK)
+	if err != nil {
+		return nil, fmt.Errorf("get token: %w", err)
+	}
+	var tok struct{ Token string }
+	if err := json.Unmarshal(out, &tok); err != nil {
+		return nil, err
+	}
+	return &bench{
+		scenarios: []Scenario{
+			{Name: baselineName, New: get(base+"/healthz", ""), Want: 200},
+			{Name: "2 basic password, warm", New: get(base+"/api/resource", auth), Want: 200},
+			{Name: "3 basic API key, warm", New: get(base+"/api/resource", basic(key.ID, key.Secret)), Want: 200},
+			{Name: "4 bearer token", New: get(base+"/api/resource", "Bearer "+tok.Token), Want: 200},
+			{Name: "5 token in basic username", New: get(base+"/api/resource", basic(tok.Token, "x")), Want: 200},
+		},
+		annotate: func([]Result) {},
+		close:    func() {},
+	}, nil
+}
+
+func call(ctx context.Context, method, url, auth string, body []byte, want int) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, out)
+	}
+	return out, nil
+}
