@@ -385,6 +385,8 @@ func (db *DB) DeleteApplication(ctx context.Context, name string) error {
 			`DELETE FROM groups WHERE app_id = $1`,
 			`DELETE FROM revoked_tokens WHERE app_id = $1`,
 			`DELETE FROM signing_keys WHERE app_id = $1`,
+			`DELETE FROM admin_keys WHERE app_id = $1`,
+			`DELETE FROM idempotency_keys WHERE app_id = $1`,
 			`DELETE FROM applications WHERE id = $1`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {

@@ -43,6 +43,18 @@
 // not JSONB, which would reorder keys). Passwords are stored only as the
 // hash the Provider computed, API key secrets only as their hash.
 //
+// # Directory
+//
+// The directory server (identity/directory) keeps two more things here,
+// beside the applications' records: admin API keys (CreateAdminKey,
+// AuthenticateAdminKey; only the SHA-256 of each secret is stored, compared
+// in constant time), and the answers of writes sent with an Idempotency-Key
+// (BeginIdempotent, CompleteIdempotent, AbandonIdempotent,
+// PurgeIdempotent). An idempotency entry is claimed with INSERT … ON
+// CONFLICT DO NOTHING, so exactly one of several concurrent repeats runs
+// the write; the others poll until its answer is stored or the claim is
+// released. Entries older than IdempotencyTTL count as absent.
+//
 // # Migrations
 //
 // Versioned SQL migrations are embedded in the binary and applied in order
