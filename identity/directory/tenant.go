@@ -7,7 +7,8 @@ import (
 	"github.com/gatehouse-id/gatehouse/identity"
 )
 
-// Application is an application the directory serves.
+// Application is an application the directory serves: the scope of an
+// admin key, and of everything reached through it.
 type Application struct {
 	ID        string
 	Name      string
@@ -18,7 +19,7 @@ type Application struct {
 // that API servers authenticate with, one identity.Provider per application,
 // and the store of idempotent answers. The SQL store implements it
 // (SQLTenant); StaticTenant serves one application over any Provider (the
-// mock, in tests).
+// mock, in tests). Implementations are safe for concurrent use.
 type Tenant interface {
 	// AuthenticateAdmin checks an admin key and returns the id of the
 	// application it belongs to. Errors: identity.ErrInvalidCredentials for
@@ -35,6 +36,7 @@ type Tenant interface {
 
 // IdempotencyStore keeps the answers of writes sent with an Idempotency-Key,
 // per application, so a retried write is answered without being repeated.
+// Answers are kept at least 24 hours; older ones count as absent.
 type IdempotencyStore interface {
 	// Begin claims key for a request whose fingerprint (a hash of method,
 	// path and body) is fp. If the key is new, it returns (nil, nil) and the

@@ -135,6 +135,10 @@ func codeForStatus(status int) identity.Code {
 		return identity.CodeNotFound
 	case status == http.StatusConflict:
 		return identity.CodeConflict
+	case status == http.StatusRequestEntityTooLarge:
+		// request_too_large: a body over the directory's limit is a size
+		// limit, as the Provider contract names it (custom data too big).
+		return identity.CodeLimitExceeded
 	case status == http.StatusTooManyRequests, status == http.StatusBadGateway,
 		status == http.StatusServiceUnavailable, status == http.StatusGatewayTimeout:
 		return identity.CodeUnavailable

@@ -79,7 +79,8 @@ type Tenant struct {
 
 // Application is one application's resource. Besides Stormpath's links it
 // carries Gatehouse's: apiKeyAttempts (key verification), revocations, jwks
-// and signingKeys.
+// and signingKeys. APIKeys is Stormpath's key lookup
+// (GET …/apiKeys?id=KEY_ID), which the Stormpath SDKs' app.getApiKey uses.
 type Application struct {
 	Href           string `json:"href"`
 	Name           string `json:"name"`
@@ -92,6 +93,7 @@ type Application struct {
 	Groups         Link   `json:"groups"`
 	LoginAttempts  Link   `json:"loginAttempts"`
 	APIKeyAttempts Link   `json:"apiKeyAttempts"`
+	APIKeys        Link   `json:"apiKeys"`
 	OAuthPolicy    Link   `json:"oAuthPolicy"`
 	Revocations    Link   `json:"revocations"`
 	JWKS           Link   `json:"jwks"`

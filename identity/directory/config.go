@@ -1,0 +1,60 @@
+package directory
+
+import (
+	"strings"
+	"time"
+)
+
+// Config configures the directory server. Zero fields take the defaults
+// named on them.
+type Config struct {
+	// BaseURL is the external base URL of the directory, without /v1 (for
+	// example https://directory.example.com). Hrefs in answers start with
+	// it. Default: built from each request's scheme (TLS or not) and Host
+	// header. Set it behind a proxy that changes the scheme or host:
+	// Stormpath's SDKs follow hrefs only when they start with the base URL
+	// the client was given.
+	BaseURL string
+	// BodyLimit bounds request bodies in bytes; larger bodies answer 413.
+	// Default 1 MiB.
+	BodyLimit int64
+	// Realm is the realm of the WWW-Authenticate challenge sent with 401.
+	// Default "gatehouse-directory".
+	Realm string
+	// TokenTTL is the lifetime of access tokens requested without one. It is
+	// what oAuthPolicy shows as accessTokenTtl, and the directory passes it
+	// to the Provider explicitly, so the two always agree. It must not exceed
+	// the Provider's maximum token lifetime. Default 10 minutes (the
+	// Provider's own default).
+	TokenTTL time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Defaults of Config.
+const (
+	DefaultBodyLimit = 1 << 20
+	DefaultRealm     = "gatehouse-directory"
+	DefaultTokenTTL  = 10 * time.Minute
+)
+
+// TenantID is the id of the directory's one tenant. It appears in tenant
+// hrefs only; a directory has no other tenant.
+const TenantID = "gatehouseDefaultTenant"
+
+func (c Config) withDefaults() Config {
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.Realm == "" {
+		c.Realm = DefaultRealm
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = DefaultTokenTTL
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
