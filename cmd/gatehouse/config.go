@@ -35,6 +35,7 @@ type Config struct {
 	Server      ServerConfig     `mapstructure:"server"`
 	Identity    IdentityConfig   `mapstructure:"identity"`
 	Tokens      TokensConfig     `mapstructure:"tokens"`
+	Cache       CacheConfig      `mapstructure:"cache"`
 	Password    PasswordConfig   `mapstructure:"password"`
 	CustomData  CustomDataConfig `mapstructure:"custom_data"`
 	Directory   DirectoryConfig  `mapstructure:"directory"`
@@ -75,14 +76,18 @@ type LocalConfig struct {
 }
 
 // RemoteConfig configures the remote provider, a client of a Gatehouse
-// directory. It is not available in this build yet; the keys exist so that
-// configurations written for it already validate.
+// directory (gatehouse directory serve).
 type RemoteConfig struct {
-	URL          string        `mapstructure:"url"`
-	APIKeyID     string        `mapstructure:"api_key_id"`
-	APIKeySecret string        `mapstructure:"api_key_secret"`
-	Timeout      time.Duration `mapstructure:"timeout"`
-	Retries      int           `mapstructure:"retries"`
+	// URL is the directory's base URL, without /v1.
+	URL string `mapstructure:"url"`
+	// APIKeyID and APIKeySecret are an admin key of the directory, made by
+	// gatehouse directory bootstrap for the application.
+	APIKeyID     string `mapstructure:"api_key_id"`
+	APIKeySecret string `mapstructure:"api_key_secret"`
+	// Timeout bounds one attempt of one request to the directory.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// Retries is how many times a failed safe request is retried.
+	Retries int `mapstructure:"retries"`
 }
 
 // MockConfig configures the in-memory mock provider.
@@ -103,6 +108,22 @@ type TokensConfig struct {
 	Scopes []string `mapstructure:"scopes"`
 }
 
+// CacheConfig configures the credential cache of the API server
+// (identity/cache): successful password and API key authentications are
+// remembered, keyed by an HMAC of the credentials.
+type CacheConfig struct {
+	// Enabled turns the cache on (the default).
+	Enabled bool `mapstructure:"enabled"`
+	// MaxEntries bounds the number of cached credentials (LRU).
+	MaxEntries int `mapstructure:"max_entries"`
+	// TTL is how long a success is trusted: a password changed or an
+	// account disabled elsewhere keeps working here for up to this long.
+	TTL time.Duration `mapstructure:"ttl"`
+	// StaleTTL is how long a success may still be used while the provider
+	// is unavailable.
+	StaleTTL time.Duration `mapstructure:"stale_ttl"`
+}
+
 // PasswordConfig bounds password lengths, in Unicode code points.
 type PasswordConfig struct {
 	MinLength int `mapstructure:"min_length"`
@@ -116,10 +137,21 @@ type CustomDataConfig struct {
 }
 
 // DirectoryConfig configures the directory server (gatehouse directory
-// serve). Nothing uses it yet.
+// serve) and gatehouse directory bootstrap. The directory shares tokens.*,
+// password.* and custom_data.* with the API server: they are rules of the
+// accounts, which the directory is the one to enforce.
 type DirectoryConfig struct {
-	Addr     string `mapstructure:"addr"`
+	// Addr is the host:port to listen on; port 0 picks a free port.
+	Addr string `mapstructure:"addr"`
+	// Database is a SQLite file path or a postgres:// DSN.
 	Database string `mapstructure:"database"`
+	// BaseURL, when set, is the external URL the directory's hrefs start
+	// with (behind a proxy); otherwise they are built from each request's
+	// Host.
+	BaseURL string    `mapstructure:"base_url"`
+	TLS     TLSConfig `mapstructure:"tls"`
+	// BodyLimit bounds request bodies, in bytes.
+	BodyLimit int64 `mapstructure:"body_limit"`
 }
 
 // LogConfig configures logging to standard error.
@@ -159,12 +191,20 @@ var defaults = []struct {
 	{"tokens.ttl", "10m"},
 	{"tokens.issuer", "gatehouse"},
 	{"tokens.scopes", []string{}},
+	{"cache.enabled", true},
+	{"cache.max_entries", 100_000},
+	{"cache.ttl", "60s"},
+	{"cache.stale_ttl", "5m"},
 	{"password.min_length", 12},
 	{"password.max_length", 128},
 	{"custom_data.max_bytes", 64 << 10},
 	{"custom_data.max_depth", 32},
 	{"directory.addr", "127.0.0.1:8080"},
 	{"directory.database", "gatehouse-directory.db"},
+	{"directory.base_url", ""},
+	{"directory.tls.cert_file", ""},
+	{"directory.tls.key_file", ""},
+	{"directory.body_limit", 1 << 20},
 	{"log.level", "info"},
 	{"log.format", "json"},
 }
@@ -461,13 +501,7 @@ func (c *Config) Validate() error {
 	} else if strings.ContainsAny(c.Server.Realm, `"\`) {
 		bad("server.realm", `must not contain " or \`)
 	}
-	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
-		if c.Server.TLS.CertFile == "" {
-			bad("server.tls.cert_file", "must be set when server.tls.key_file is set (both or neither)")
-		} else {
-			bad("server.tls.key_file", "must be set when server.tls.cert_file is set (both or neither)")
-		}
-	}
+	checkTLS(c.Server.TLS, "server.tls", bad)
 	if c.Server.BodyLimit < minBodyLimit || c.Server.BodyLimit > maxBodyLimit {
 		bad("server.body_limit", "must be between %d and %d bytes", minBodyLimit, maxBodyLimit)
 	}
@@ -481,8 +515,21 @@ func (c *Config) Validate() error {
 		bad("identity.local.database", "must be set when identity.provider is local")
 	}
 	if u := c.Identity.Remote.URL; u != "" {
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			bad("identity.remote.url", "must be an http:// or https:// URL")
+		if err := checkBaseURL(u); err != nil {
+			bad("identity.remote.url", "%v", err)
+		}
+	}
+	if c.Identity.Provider == "remote" {
+		// Checked here rather than left to the first request, which would
+		// fail every login with a less helpful message.
+		for _, k := range []struct{ key, val string }{
+			{"identity.remote.url", c.Identity.Remote.URL},
+			{"identity.remote.api_key_id", c.Identity.Remote.APIKeyID},
+			{"identity.remote.api_key_secret", c.Identity.Remote.APIKeySecret},
+		} {
+			if strings.TrimSpace(k.val) == "" {
+				bad(k.key, "must be set when identity.provider is remote")
+			}
 		}
 	}
 	if t := c.Identity.Remote.Timeout; t <= 0 || t > maxRemoteTimeout {
@@ -504,6 +551,15 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.Cache.MaxEntries < 1 || c.Cache.MaxEntries > 10_000_000 {
+		bad("cache.max_entries", "must be between 1 and 10000000 (got %d)", c.Cache.MaxEntries)
+	}
+	if c.Cache.TTL < time.Second || c.Cache.TTL > time.Hour {
+		bad("cache.ttl", "must be between 1s and 1h (got %s)", c.Cache.TTL)
+	}
+	if c.Cache.StaleTTL < c.Cache.TTL || c.Cache.StaleTTL > 24*time.Hour {
+		bad("cache.stale_ttl", "must be between cache.ttl and 24h (got %s)", c.Cache.StaleTTL)
+	}
 	if c.Tokens.TTL < minTokenTTL || c.Tokens.TTL > maxTokenTTL {
 		bad("tokens.ttl", "must be between %s and %s (got %s)", minTokenTTL, "24h", c.Tokens.TTL)
 	}
@@ -539,6 +595,15 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.Directory.Database) == "" {
 		bad("directory.database", "must be set")
 	}
+	if u := c.Directory.BaseURL; u != "" {
+		if err := checkBaseURL(u); err != nil {
+			bad("directory.base_url", "%v", err)
+		}
+	}
+	checkTLS(c.Directory.TLS, "directory.tls", bad)
+	if c.Directory.BodyLimit < minBodyLimit || c.Directory.BodyLimit > maxBodyLimit {
+		bad("directory.body_limit", "must be between %d and %d bytes", minBodyLimit, maxBodyLimit)
+	}
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -565,6 +630,36 @@ func checkAddr(addr string) error {
 	}
 	if strings.ContainsFunc(host, unicode.IsSpace) {
 		return fmt.Errorf("host must not contain spaces (got %q)", host)
+	}
+	return nil
+}
+
+// checkTLS checks that a certificate and its key are given both or neither;
+// prefix is the keys' parent ("server.tls").
+func checkTLS(c TLSConfig, prefix string, bad func(key, format string, args ...any)) {
+	if (c.CertFile == "") == (c.KeyFile == "") {
+		return
+	}
+	if c.CertFile == "" {
+		bad(prefix+".cert_file", "must be set when %s.key_file is set (both or neither)", prefix)
+	} else {
+		bad(prefix+".key_file", "must be set when %s.cert_file is set (both or neither)", prefix)
+	}
+}
+
+// checkBaseURL checks the base URL of a service: http or https, a host, and
+// nothing after the path (a query or fragment would end up in the middle of
+// every URL built on it).
+func checkBaseURL(u string) error {
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return errors.New("must be an http:// or https:// URL")
+	}
+	if pu.User != nil {
+		return errors.New("must not contain credentials")
+	}
+	if pu.RawQuery != "" || pu.Fragment != "" || strings.HasSuffix(u, "?") || strings.HasSuffix(u, "#") {
+		return errors.New("must not have a query or fragment")
 	}
 	return nil
 }

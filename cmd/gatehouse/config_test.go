@@ -33,9 +33,10 @@ var wantDefaults = Config{
 		Mock:     MockConfig{Accounts: []mock.Account{}},
 	},
 	Tokens:     TokensConfig{TTL: 10 * time.Minute, Issuer: "gatehouse", Scopes: []string{}},
+	Cache:      CacheConfig{Enabled: true, MaxEntries: 100_000, TTL: time.Minute, StaleTTL: 5 * time.Minute},
 	Password:   PasswordConfig{MinLength: 12, MaxLength: 128},
 	CustomData: CustomDataConfig{MaxBytes: 65536, MaxDepth: 32},
-	Directory:  DirectoryConfig{Addr: "127.0.0.1:8080", Database: "gatehouse-directory.db"},
+	Directory:  DirectoryConfig{Addr: "127.0.0.1:8080", Database: "gatehouse-directory.db", BodyLimit: 1 << 20},
 	Log:        LogConfig{Level: "info", Format: "json"},
 }
 
@@ -104,12 +105,20 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		{"tokens.ttl", "30m", 30 * time.Minute},
 		{"tokens.issuer", "https://auth.example.com", "https://auth.example.com"},
 		{"tokens.scopes", "read, write", []string{"read", "write"}},
+		{"cache.enabled", "false", false},
+		{"cache.max_entries", "5000", 5000},
+		{"cache.ttl", "30s", 30 * time.Second},
+		{"cache.stale_ttl", "10m", 10 * time.Minute},
 		{"password.min_length", "10", 10},
 		{"password.max_length", "200", 200},
 		{"custom_data.max_bytes", "1000", 1000},
 		{"custom_data.max_depth", "5", 5},
 		{"directory.addr", "0.0.0.0:8081", "0.0.0.0:8081"},
 		{"directory.database", "/data/directory.db", "/data/directory.db"},
+		{"directory.base_url", "https://directory.example.com/", "https://directory.example.com/"},
+		{"directory.tls.cert_file", "/tls/dir-cert.pem", "/tls/dir-cert.pem"},
+		{"directory.tls.key_file", "/tls/dir-key.pem", "/tls/dir-key.pem"},
+		{"directory.body_limit", "4096", int64(4096)},
 		{"log.level", "DEBUG", "debug"},
 		{"log.format", "text", "text"},
 	}
@@ -239,6 +248,20 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"identity.provider", func(c *Config) { c.Identity.Provider = "ldap" }},
 		{"identity.local.database", func(c *Config) { c.Identity.Local.Database = " " }},
 		{"identity.remote.url", func(c *Config) { c.Identity.Remote.URL = "ftp://x" }},
+		{"identity.remote.url", func(c *Config) { c.Identity.Remote.URL = "http://key:secret@x" }},
+		{"identity.remote.url", func(c *Config) { c.Identity.Remote.URL = "http://x/?a=b" }},
+		{"identity.remote.url", func(c *Config) {
+			c.Identity.Provider = "remote"
+			c.Identity.Remote.APIKeyID, c.Identity.Remote.APIKeySecret = "gk_x", "gks_x"
+		}},
+		{"identity.remote.api_key_id", func(c *Config) {
+			c.Identity.Provider = "remote"
+			c.Identity.Remote.URL, c.Identity.Remote.APIKeySecret = "http://x", "gks_x"
+		}},
+		{"identity.remote.api_key_secret", func(c *Config) {
+			c.Identity.Provider = "remote"
+			c.Identity.Remote.URL, c.Identity.Remote.APIKeyID = "http://x", "gk_x"
+		}},
 		{"identity.remote.timeout", func(c *Config) { c.Identity.Remote.Timeout = 0 }},
 		{"identity.remote.retries", func(c *Config) { c.Identity.Remote.Retries = -1 }},
 		{"identity.mock.accounts[0].username", func(c *Config) {
@@ -255,12 +278,20 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"tokens.issuer", func(c *Config) { c.Tokens.Issuer = "" }},
 		{"tokens.scopes", func(c *Config) { c.Tokens.Scopes = []string{"read write"} }},
 		{"tokens.scopes", func(c *Config) { c.Tokens.Scopes = []string{"read", "read"} }},
+		{"cache.max_entries", func(c *Config) { c.Cache.MaxEntries = 0 }},
+		{"cache.ttl", func(c *Config) { c.Cache.TTL = 2 * time.Hour }},
+		{"cache.stale_ttl", func(c *Config) { c.Cache.StaleTTL = time.Second }},
 		{"password.min_length", func(c *Config) { c.Password.MinLength = 4 }},
 		{"password.max_length", func(c *Config) { c.Password.MaxLength = 11 }},
 		{"custom_data.max_bytes", func(c *Config) { c.CustomData.MaxBytes = 0 }},
 		{"custom_data.max_depth", func(c *Config) { c.CustomData.MaxDepth = 0 }},
 		{"directory.addr", func(c *Config) { c.Directory.Addr = "" }},
 		{"directory.database", func(c *Config) { c.Directory.Database = "" }},
+		{"directory.base_url", func(c *Config) { c.Directory.BaseURL = "directory.example.com" }},
+		{"directory.base_url", func(c *Config) { c.Directory.BaseURL = "https://directory.example.com/#top" }},
+		{"directory.tls.key_file", func(c *Config) { c.Directory.TLS.CertFile = "cert.pem" }},
+		{"directory.tls.cert_file", func(c *Config) { c.Directory.TLS.KeyFile = "key.pem" }},
+		{"directory.body_limit", func(c *Config) { c.Directory.BodyLimit = 10 }},
 		{"log.level", func(c *Config) { c.Log.Level = "verbose" }},
 		{"log.format", func(c *Config) { c.Log.Format = "xml" }},
 	}
@@ -437,12 +468,25 @@ func TestConfigShowRedactsSecrets(t *testing.T) {
 	}
 }
 
-func TestRemoteProviderNotAvailable(t *testing.T) {
+// TestRemoteNeedsItsKeys checks that identity.provider: remote without its
+// URL and key stops every command that opens the provider, naming each
+// missing key, before anything is contacted.
+func TestRemoteNeedsItsKeys(t *testing.T) {
 	for _, args := range [][]string{{"serve", "--addr", "127.0.0.1:0"}, {"accounts", "list"}} {
 		r := gatehouse(t, env{"GATEHOUSE_IDENTITY_PROVIDER": "remote"}, "", args...)
-		if r.err == nil || !strings.Contains(r.err.Error(), "identity.provider") || !strings.Contains(r.err.Error(), "not available") {
-			t.Errorf("%v: err = %v", args, r.err)
+		for _, key := range []string{"identity.remote.url", "identity.remote.api_key_id", "identity.remote.api_key_secret"} {
+			if r.err == nil || !strings.Contains(r.err.Error(), "config: "+key+": must be set when identity.provider is remote") {
+				t.Errorf("%v: err = %v, want one naming %s", args, r.err, key)
+			}
 		}
+	}
+	r := gatehouse(t, env{
+		"GATEHOUSE_IDENTITY_PROVIDER":              "remote",
+		"GATEHOUSE_IDENTITY_REMOTE_API_KEY_ID":     "gk_x",
+		"GATEHOUSE_IDENTITY_REMOTE_API_KEY_SECRET": "gks_x",
+	}, "", "serve", "--addr", "127.0.0.1:0")
+	if r.err == nil || r.err.Error() != "config: identity.remote.url: must be set when identity.provider is remote" {
+		t.Errorf("missing url only: err = %v", r.err)
 	}
 }
 

@@ -59,26 +59,41 @@ type buildError struct {
 
 func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
-// process is a running gatehouse serve.
+// process is a running gatehouse server: serve or directory serve.
 type process struct {
 	cmd  *exec.Cmd
+	addr string // 127.0.0.1:port
 	base string // http://127.0.0.1:port
 	logs *syncBuffer
 	done chan error
 }
 
-// startBinary runs `gatehouse serve` in dir (so no stray config.yaml is
-// read) with the database at db, and waits for its listening line.
-func startBinary(t *testing.T, dir, db string, extraEnv ...string) *process {
-	t.Helper()
-	cmd := exec.Command(binary(t), "serve")
-	cmd.Dir = dir
-	cmd.Env = append([]string{
+// binaryEnv is the environment of every run of the binary: nothing from the
+// test's own environment but PATH, and both servers on a free port. Later
+// entries override earlier ones (os/exec keeps the last of duplicates).
+func binaryEnv(dir string, extraEnv []string) []string {
+	return append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir,
 		"GATEHOUSE_SERVER_ADDR=127.0.0.1:0",
-		"GATEHOUSE_IDENTITY_LOCAL_DATABASE=" + db,
+		"GATEHOUSE_DIRECTORY_ADDR=127.0.0.1:0",
 	}, extraEnv...)
+}
+
+// startAPI runs `gatehouse serve` with the local provider and the database
+// at db.
+func startAPI(t *testing.T, dir, db string, extraEnv ...string) *process {
+	t.Helper()
+	return startBinary(t, dir, []string{"serve"}, append([]string{"GATEHOUSE_IDENTITY_LOCAL_DATABASE=" + db}, extraEnv...)...)
+}
+
+// startBinary runs gatehouse with args (serve, or directory serve) in dir
+// (so no stray config.yaml is read), and waits for its listening line.
+func startBinary(t *testing.T, dir string, args []string, extraEnv ...string) *process {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = binaryEnv(dir, extraEnv)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -101,15 +116,32 @@ func startBinary(t *testing.T, dir, db string, extraEnv ...string) *process {
 		p.done <- cmd.Wait()
 	}()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	what := "gatehouse " + strings.Join(args, " ")
 	select {
 	case a := <-addr:
-		p.base = "http://" + a
+		p.addr, p.base = a, "http://"+a
 	case err := <-p.done:
-		t.Fatalf("gatehouse exited before listening: %v\n%s", err, p.logs)
+		t.Fatalf("%s exited before listening: %v\n%s", what, err, p.logs)
 	case <-time.After(60 * time.Second):
-		t.Fatalf("gatehouse did not listen within 60 s\n%s", p.logs)
+		t.Fatalf("%s did not listen within 60 s\n%s", what, p.logs)
 	}
 	return p
+}
+
+// runBinary runs gatehouse with args to completion in dir and returns its
+// standard output; a failure fails the test.
+func runBinary(t *testing.T, dir string, args []string, extraEnv ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = binaryEnv(dir, extraEnv)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("gatehouse %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
 }
 
 // stop sends SIGTERM and expects a clean exit.
@@ -125,6 +157,19 @@ func (p *process) stop(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("gatehouse did not stop within 20 s of SIGTERM")
+	}
+}
+
+// kill ends the process at once, as a crash would.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("gatehouse did not die within 20 s of SIGKILL")
 	}
 }
 
@@ -198,7 +243,33 @@ func jsonField(t *testing.T, body, field string) string {
 func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "gatehouse.db")
-	p := startBinary(t, dir, db)
+	p := startAPI(t, dir, db)
+	w := walkthrough(t, p)
+
+	// Restart on the same database: accounts, keys, custom data, signing
+	// keys and revocations survive.
+	p.stop(t)
+	p = startAPI(t, dir, db)
+	checkKept(t, p, w)
+	w.checkLogs(t, p.logs.String())
+}
+
+// walked is what the walk-through leaves behind: the credentials it made,
+// for the checks that follow it.
+type walked struct {
+	id       string // miguel's account id
+	password string
+	miguel   string // Basic with miguel's password
+	key      string // Basic with the API key
+	secrets  []string
+	tok      string // from /api/token, still valid
+	access   string // from /oauth/token, revoked
+}
+
+// walkthrough runs the README walk-through against the API at p, with
+// assertions on statuses, headers and bodies.
+func walkthrough(t *testing.T, p *process) walked {
+	t.Helper()
 	const pw = "python is great"
 	miguel := basicAuth("miguel", pw)
 
@@ -271,19 +342,27 @@ func TestEndToEnd(t *testing.T) {
 	expectStatus(t, "revoke", revoke, 200)
 	expectStatus(t, "revoked bearer", p.do(t, call{path: "/api/resource", auth: "Bearer " + access}), 401)
 
-	// Restart on the same database: accounts, keys, custom data, signing
-	// keys and revocations survive.
-	p.stop(t)
-	p = startBinary(t, dir, db)
-	expectStatus(t, "password after restart", p.do(t, call{path: "/api/resource", auth: miguel}), 200, "Hello, miguel!")
-	expectStatus(t, "api key after restart", p.do(t, call{path: "/api/resource", auth: key}), 200)
-	expectStatus(t, "token after restart", p.do(t, call{path: "/api/resource", auth: basicAuth(tok, "x")}), 200)
-	expectStatus(t, "revocation after restart", p.do(t, call{path: "/api/resource", auth: "Bearer " + access}), 401)
-	expectStatus(t, "custom data after restart", p.do(t, call{path: "/api/me/custom-data", auth: miguel}), 200, `{"plan":{"seats":10,"tier":"pro"}}`)
+	return walked{id: id, password: pw, miguel: miguel, key: key, secrets: []string{pw, keySecret, tok, access}, tok: tok, access: access}
+}
 
-	// The log never holds a credential.
-	logs := p.logs.String()
-	for _, secret := range []string{pw, keySecret, tok, access} {
+// checkKept checks, after a restart, that what the walk-through made is
+// still there: the account and its password, its API key, its custom data,
+// the signing keys (an earlier token verifies) and the revocation.
+func checkKept(t *testing.T, p *process, w walked) {
+	t.Helper()
+	expectStatus(t, "password after restart", p.do(t, call{path: "/api/resource", auth: w.miguel}), 200, "Hello, miguel!")
+	expectStatus(t, "api key after restart", p.do(t, call{path: "/api/resource", auth: w.key}), 200)
+	expectStatus(t, "token after restart", p.do(t, call{path: "/api/resource", auth: basicAuth(w.tok, "x")}), 200)
+	expectStatus(t, "revocation after restart", p.do(t, call{path: "/api/resource", auth: "Bearer " + w.access}), 401)
+	expectStatus(t, "custom data after restart", p.do(t, call{path: "/api/me/custom-data", auth: w.miguel}), 200, `{"plan":{"seats":10,"tier":"pro"}}`)
+	expectStatus(t, "account after restart", p.do(t, call{path: "/api/users/" + w.id, auth: w.miguel}), 200, `"username":"miguel"`)
+}
+
+// checkLogs fails the test if a credential of the walk-through reached
+// logs.
+func (w walked) checkLogs(t *testing.T, logs string) {
+	t.Helper()
+	for _, secret := range w.secrets {
 		if strings.Contains(logs, secret) {
 			t.Fatalf("a credential reached the log")
 		}
@@ -298,6 +377,16 @@ func strip(body string) string {
 // TestREADMEWalkthrough runs the README's walk-through block, as pasted into
 // bash, against the built binary: the README must stay true.
 func TestREADMEWalkthrough(t *testing.T) {
+	script := readmeWalkthrough(t)
+	dir := t.TempDir()
+	p := startAPI(t, dir, filepath.Join(dir, "gatehouse.db"))
+	runWalkthroughScript(t, dir, script, p.base)
+}
+
+// readmeWalkthrough returns the README's walk-through block, skipping the
+// test when the tools it needs are missing (failing it in CI).
+func readmeWalkthrough(t *testing.T) string {
+	t.Helper()
 	for _, tool := range []string{"bash", "curl", "sed"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {
@@ -314,9 +403,14 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if m == nil {
 		t.Fatal("README has no walk-through block")
 	}
-	dir := t.TempDir()
-	p := startBinary(t, dir, filepath.Join(dir, "gatehouse.db"))
-	script := strings.ReplaceAll(string(m[1]), "http://127.0.0.1:5000", p.base)
+	return string(m[1])
+}
+
+// runWalkthroughScript runs the walk-through script in dir against the API
+// at base (instead of http://127.0.0.1:5000) and checks its output.
+func runWalkthroughScript(t *testing.T, dir, script, base string) {
+	t.Helper()
+	script = strings.ReplaceAll(script, "http://127.0.0.1:5000", base)
 	cmd := exec.CommandContext(t.Context(), "bash", "-e", "-o", "pipefail", "-c", script)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
@@ -352,4 +446,110 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if t.Failed() {
 		t.Logf("output:\n%s", got)
 	}
+}
+
+// remoteSetup is a directory process with one bootstrapped application and
+// an API process using it through identity.provider: remote.
+type remoteSetup struct {
+	dir       string
+	dirEnv    []string // the directory's environment
+	directory *process
+	api       *process
+	adminKey  string // the admin key secret
+}
+
+// startRemote bootstraps the application myapp in a SQLite directory, as
+// the README says (the bootstrap output is the API's env file), and starts
+// the directory and an API server on it.
+func startRemote(t *testing.T) *remoteSetup {
+	t.Helper()
+	dir := t.TempDir()
+	s := &remoteSetup{dir: dir, dirEnv: []string{"GATEHOUSE_DIRECTORY_DATABASE=" + filepath.Join(dir, "directory.db")}}
+	out := runBinary(t, dir, []string{"directory", "bootstrap", "--application", "myapp"}, s.dirEnv...)
+	_, s.adminKey = parseBootstrap(t, out)
+	s.directory = startBinary(t, dir, []string{"directory", "serve"}, s.dirEnv...)
+	if !strings.Contains(s.directory.logs.String(), `"component":"directory"`) {
+		t.Errorf("the directory's listening line has no component:\n%s", s.directory.logs)
+	}
+	apiEnv := append([]string{
+		"GATEHOUSE_IDENTITY_PROVIDER=remote",
+		"GATEHOUSE_IDENTITY_REMOTE_URL=" + s.directory.base,
+		"GATEHOUSE_APPLICATION=myapp",
+	}, strings.Split(strings.TrimSpace(out), "\n")...)
+	s.api = startBinary(t, dir, []string{"serve"}, apiEnv...)
+	return s
+}
+
+// TestEndToEndRemote runs the walk-through against an API server whose
+// accounts live in a separate directory process, then takes the directory
+// away and brings it back.
+func TestEndToEndRemote(t *testing.T) {
+	s := startRemote(t)
+	api := s.api
+	w := walkthrough(t, api)
+
+	// A second API key, never used before the directory goes away: the
+	// API cannot have anything cached about it.
+	a := api.do(t, call{method: "POST", path: "/api/me/api-keys", auth: w.miguel, contentType: "application/json", body: `{"name":"spare"}`})
+	expectStatus(t, "create spare key", a, 201)
+	spareSecret := jsonField(t, a.body, "secret")
+	spare := basicAuth(jsonField(t, a.body, "id"), spareSecret)
+	// A token issued now but not presented before the directory goes away.
+	a = api.do(t, call{path: "/api/token", auth: w.miguel})
+	expectStatus(t, "token for later", a, 200)
+	unseenTok := jsonField(t, a.body, "token")
+	w.secrets = append(w.secrets, spareSecret, s.adminKey, unseenTok)
+
+	// The directory crashes.
+	s.directory.kill(t)
+	for _, c := range []struct{ what, auth string }{
+		{"unseen API key, directory down", spare},
+		{"unseen password, directory down", basicAuth("miguel", "not the password")},
+		// Its signature verifies with the cached JWKS, but whether it was
+		// revoked is the directory's to say, and this API server has no
+		// earlier answer to fall back on.
+		{"unseen bearer, directory down", "Bearer " + unseenTok},
+	} {
+		a := api.do(t, call{path: "/api/resource", auth: c.auth})
+		// Unreachable is not a wrong password: 503 and when to retry.
+		expectStatus(t, c.what, a, 503, `"code":"unavailable"`)
+		if a.header.Get("Retry-After") == "" {
+			t.Errorf("%s: no Retry-After header", c.what)
+		}
+	}
+	expectStatus(t, "readyz, directory down", api.do(t, call{path: "/readyz"}), 503)
+	// A token this API server has accepted before keeps working: its
+	// signature is checked with the cached JWKS, and the directory's last
+	// answer about its revocation stands while the directory is away.
+	expectStatus(t, "bearer accepted before, directory down", api.do(t, call{path: "/api/resource", auth: "Bearer " + w.tok}), 200, "Hello, miguel!")
+	expectStatus(t, "revoked bearer, directory down", api.do(t, call{path: "/api/resource", auth: "Bearer " + w.access}), 401)
+	// Credentials the API has accepted within cache.stale_ttl keep working
+	// (stale-if-error), so an outage does not lock active clients out.
+	expectStatus(t, "password accepted before, directory down", api.do(t, call{path: "/api/resource", auth: w.miguel}), 200, "Hello, miguel!")
+	expectStatus(t, "API key accepted before, directory down", api.do(t, call{path: "/api/resource", auth: w.key}), 200, "Hello, miguel!")
+
+	// The directory comes back on the same database and address.
+	crashed := s.directory
+	s.directory = startBinary(t, s.dir, []string{"directory", "serve"}, append(s.dirEnv, "GATEHOUSE_DIRECTORY_ADDR="+crashed.addr)...)
+	checkKept(t, api, w)
+	expectStatus(t, "spare key after restart", api.do(t, call{path: "/api/resource", auth: spare}), 200, "Hello, miguel!")
+	expectStatus(t, "readyz after restart", api.do(t, call{path: "/readyz"}), 200)
+	expectStatus(t, "bearer after restart", api.do(t, call{path: "/api/resource", auth: "Bearer " + w.tok}), 200)
+	expectStatus(t, "unseen bearer after restart", api.do(t, call{path: "/api/resource", auth: "Bearer " + unseenTok}), 200)
+
+	// Both stop cleanly on SIGTERM.
+	api.stop(t)
+	s.directory.stop(t)
+	for _, p := range []*process{api, crashed, s.directory} {
+		w.checkLogs(t, p.logs.String())
+	}
+}
+
+// TestREADMEWalkthroughRemote runs the README's walk-through block against
+// an API server with the remote provider: it must hold whichever provider
+// the API uses.
+func TestREADMEWalkthroughRemote(t *testing.T) {
+	script := readmeWalkthrough(t)
+	s := startRemote(t)
+	runWalkthroughScript(t, s.dir, script, s.api.base)
 }

@@ -1,7 +1,9 @@
-// Command gatehouse runs Gatehouse's API server and administers its
-// accounts, API keys and groups.
+// Command gatehouse runs Gatehouse's API server and its directory, and
+// administers accounts, API keys and groups.
 //
 //	gatehouse serve                       # the API, on 127.0.0.1:5000
+//	gatehouse directory bootstrap --application myapp > gatehouse.env
+//	gatehouse directory serve             # the directory, on 127.0.0.1:8080
 //	gatehouse accounts create --username alice < password.txt
 //	gatehouse accounts list -o json
 //	gatehouse apikeys create alice
@@ -43,7 +45,8 @@ func main() {
 
 // run executes the command line args (args[0] is the program name) with
 // getenv as the environment. It returns when the command is done, or, for
-// serve, when ctx is cancelled and the server has shut down.
+// serve and directory serve, when ctx is cancelled and the server has shut
+// down.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	a := &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()

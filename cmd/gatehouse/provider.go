@@ -8,14 +8,10 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/mock"
+	"github.com/gatehouse-id/gatehouse/identity/remote"
 	"github.com/gatehouse-id/gatehouse/identity/sqlstore"
 	"github.com/gatehouse-id/gatehouse/identity/store"
 )
-
-// errRemoteUnavailable is returned for identity.provider: remote until the
-// remote provider exists. Failing is deliberate: falling back to another
-// provider would serve the wrong accounts.
-var errRemoteUnavailable = errors.New("config: identity.provider: remote provider is not available in this build yet (use local or mock)")
 
 // openProvider builds the configured identity provider. closeFn releases it
 // (the database handle); ready reports whether it can serve, for /readyz.
@@ -54,10 +50,49 @@ func openProvider(ctx context.Context, cfg *Config, logger *slog.Logger) (p iden
 		return mp, func() error { return nil }, func(context.Context) error { return nil }, nil
 
 	case "remote":
-		return nil, nil, nil, errRemoteUnavailable
+		return openRemote(ctx, cfg, logger)
 	}
 	// Validate rejects anything else; this guards a caller that skipped it.
 	return nil, nil, nil, fmt.Errorf("config: identity.provider: unknown provider %q", cfg.Identity.Provider)
+}
+
+// openRemote connects to the directory at identity.remote.url and resolves
+// the application there. Failing at start-up is deliberate: an API server
+// that cannot find its application would answer every login with a 503, or
+// worse, be pointed at the wrong directory without anyone noticing.
+func openRemote(ctx context.Context, cfg *Config, logger *slog.Logger) (identity.Provider, func() error, func(context.Context) error, error) {
+	rc := cfg.Identity.Remote
+	retries := rc.Retries
+	if retries == 0 {
+		retries = -1 // remote.Config reads 0 as "the default"; ours means none
+	}
+	rp, err := remote.New(ctx, remote.Config{
+		URL:          rc.URL,
+		APIKeyID:     rc.APIKeyID,
+		APIKeySecret: rc.APIKeySecret,
+		Application:  cfg.Application,
+		Timeout:      rc.Timeout,
+		Retries:      retries,
+		Logger:       logger.With("component", "remote"),
+	})
+	switch {
+	case errors.Is(err, identity.ErrNotFound):
+		return nil, nil, nil, fmt.Errorf("application %q does not exist in the directory at %s (identity.remote.url), or the admin key (identity.remote.api_key_id) belongs to another application; create it there with `gatehouse directory bootstrap --application %s`",
+			cfg.Application, rc.URL, cfg.Application)
+	case errors.Is(err, remote.ErrAdminKeyRejected):
+		return nil, nil, nil, fmt.Errorf("identity.remote.api_key_id/identity.remote.api_key_secret: the directory at %s rejected admin key %s; make one with `gatehouse directory bootstrap --application %s`",
+			rc.URL, rc.APIKeyID, cfg.Application)
+	case err != nil:
+		return nil, nil, nil, fmt.Errorf("identity.remote.url %s: %w", rc.URL, describe(err))
+	}
+	logger.Debug("identity provider opened", "provider", "remote", "url", rc.URL, "application", cfg.Application)
+	// Ready asks the directory something every request depends on: the
+	// settings tokens are verified with.
+	ready := func(ctx context.Context) error {
+		_, err := rp.TokenSettings(ctx)
+		return err
+	}
+	return rp, rp.Close, ready, nil
 }
 
 // storeOptions maps the configuration onto the options every store-based

@@ -46,7 +46,8 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "Gatehouse: a self-hosted identity service for HTTP Basic and Bearer authentication",
 		Long: `Gatehouse authenticates HTTP Basic and Bearer credentials (passwords,
 API keys and access tokens) against an identity provider, and administers
-its accounts, API keys and groups.
+its accounts, API keys and groups. "gatehouse directory" runs the directory
+that API servers with identity.provider: remote delegate to.
 
 Configuration, lowest precedence first: defaults, the YAML file (--config,
 or ./config.yaml when it exists), GATEHOUSE_* environment variables (the key
@@ -77,6 +78,7 @@ in upper case with . as _, e.g. GATEHOUSE_SERVER_ADDR), flags.`,
 
 	root.AddCommand(
 		a.serveCommand(),
+		a.directoryCommand(),
 		a.accountsCommand(),
 		a.apikeysCommand(),
 		a.groupsCommand(),

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-id/gatehouse/api"
+	"github.com/gatehouse-id/gatehouse/identity/cache"
 )
 
 // HTTP server limits. They bound what a slow or hostile client can hold:
@@ -56,13 +57,9 @@ when server.addr asks for port 0.`,
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	// Load the certificate before anything else, so that a bad one fails
 	// at start-up, naming its key, rather than at the first handshake.
-	var tlsConfig *tls.Config
-	if cfg.Server.TLS.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
-		if err != nil {
-			return fmt.Errorf("config: server.tls.cert_file/server.tls.key_file: %w", err)
-		}
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	tlsConfig, err := loadTLS(cfg.Server.TLS, "server.tls")
+	if err != nil {
+		return err
 	}
 
 	p, closeProvider, ready, err := openProvider(ctx, cfg, logger)
@@ -75,6 +72,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		}
 	}()
 
+	if cfg.Cache.Enabled {
+		p = cache.New(p, cache.Config{MaxEntries: cfg.Cache.MaxEntries, TTL: cfg.Cache.TTL, StaleTTL: cfg.Cache.StaleTTL})
+	}
 	handler := api.New(api.Config{
 		Realm:         cfg.Server.Realm,
 		TokenTTL:      cfg.Tokens.TTL,
@@ -83,9 +83,48 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		Ready:         ready,
 	}, p, logger)
 
+	return runHTTP(ctx, logger, httpService{
+		handler: handler,
+		addr:    cfg.Server.Addr,
+		addrKey: "server.addr",
+		tls:     tlsConfig,
+		attrs:   []any{"provider", cfg.Identity.Provider, "application", cfg.Application},
+	})
+}
+
+// loadTLS loads the certificate and key of c, or returns nil when neither is
+// set (Validate has checked it is both or neither). prefix names the keys in
+// errors ("server.tls").
+func loadTLS(c TLSConfig, prefix string) (*tls.Config, error) {
+	if c.CertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s.cert_file/%s.key_file: %w", prefix, prefix, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// httpService is one HTTP server to run: the API or the directory.
+type httpService struct {
+	handler http.Handler
+	// addr is the host:port to listen on; addrKey is its configuration key,
+	// for errors.
+	addr, addrKey string
+	// tls, when not nil, makes the server speak HTTPS only.
+	tls *tls.Config
+	// attrs are added to the "listening" log line.
+	attrs []any
+}
+
+// runHTTP serves s with the hardened http.Server settings until ctx is done,
+// then shuts down gracefully: in-flight requests get shutdownTimeout to
+// finish. It logs one "listening" line with the bound address.
+func runHTTP(ctx context.Context, logger *slog.Logger, s httpService) error {
 	srv := &http.Server{
-		Handler:           handler,
-		TLSConfig:         tlsConfig,
+		Handler:           s.handler,
+		TLSConfig:         s.tls,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -100,25 +139,21 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	}
 
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
+	ln, err := lc.Listen(ctx, "tcp", s.addr)
 	if err != nil {
-		return fmt.Errorf("config: server.addr: %w", err)
+		return fmt.Errorf("config: %s: %w", s.addrKey, err)
 	}
 	scheme := "http"
-	if tlsConfig != nil {
+	if s.tls != nil {
 		scheme = "https"
 	}
 	// The bound address, not the configured one: with port 0 this is how
 	// callers learn the port.
-	logger.Info("listening",
-		"addr", ln.Addr().String(),
-		"scheme", scheme,
-		"provider", cfg.Identity.Provider,
-		"application", cfg.Application)
+	logger.Info("listening", append([]any{"addr", ln.Addr().String(), "scheme", scheme}, s.attrs...)...)
 
 	serveErr := make(chan error, 1)
 	go func() {
-		if tlsConfig != nil {
+		if s.tls != nil {
 			serveErr <- srv.ServeTLS(ln, "", "") // certificates from TLSConfig
 		} else {
 			serveErr <- srv.Serve(ln)

@@ -26,16 +26,23 @@ import (
 // returns run's error.
 func startServe(t *testing.T, e env, args ...string) (addr string, logs *syncBuffer, stop func() error) {
 	t.Helper()
+	return startServer(t, e, append([]string{"serve"}, args...)...)
+}
+
+// startServer is startServe for any command that serves until its context
+// is cancelled (serve, directory serve): args is the whole command line.
+func startServer(t *testing.T, e env, args ...string) (addr string, logs *syncBuffer, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	logs = &syncBuffer{}
-	done := runAsync(ctx, e, logs, append([]string{"serve"}, args...)...)
+	done := runAsync(ctx, e, logs, args...)
 	stop = sync.OnceValue(func() error {
 		cancel()
 		select {
 		case err := <-done:
 			return err
 		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop within 20 s of its context's cancellation")
+			t.Errorf("%s did not stop within 20 s of its context's cancellation", strings.Join(args, " "))
 			return nil
 		}
 	})
@@ -53,7 +60,7 @@ func startServe(t *testing.T, e env, args ...string) (addr string, logs *syncBuf
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("serve returned before listening: %v\n%s", err, logs.String())
+			t.Fatalf("%s returned before listening: %v\n%s", strings.Join(args, " "), err, logs.String())
 		case <-deadline:
 			cancel()
 			t.Fatalf("no listening line within 30 s:\n%s", logs.String())
@@ -181,7 +188,6 @@ func TestServeStartupErrors(t *testing.T) {
 	}{
 		{"certificate missing", env{"GATEHOUSE_SERVER_TLS_CERT_FILE": missing, "GATEHOUSE_SERVER_TLS_KEY_FILE": missing}, "server.tls"},
 		{"only a key", env{"GATEHOUSE_SERVER_TLS_KEY_FILE": missing}, "config: server.tls.cert_file"},
-		{"remote", env{"GATEHOUSE_IDENTITY_PROVIDER": "remote"}, "config: identity.provider: remote provider is not available in this build yet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
