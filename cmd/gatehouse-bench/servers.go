@@ -22,7 +22,9 @@ import (
 	"github.com/gatehouse-id/gatehouse/api"
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/cache"
+	"github.com/gatehouse-id/gatehouse/identity/directory"
 	"github.com/gatehouse-id/gatehouse/identity/password"
+	"github.com/gatehouse-id/gatehouse/identity/remote"
 	"github.com/gatehouse-id/gatehouse/identity/sqlstore"
 	"github.com/gatehouse-id/gatehouse/identity/store"
 )
@@ -40,8 +42,10 @@ func basic(user, pass string) string {
 }
 
 // localBench starts, on loopback, the API on the embedded SQLite store with
-// the real argon2id parameters: once with the credential cache (the
-// default) and once without; and the naive server.
+// the real argon2id parameters, once with the credential cache (the
+// default) and once without; a directory over the same store with API
+// servers on the remote provider, with and without the cache; and the
+// naive server.
 func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
 	dir, err := os.MkdirTemp("", "gatehouse-bench-")
 	if err != nil {
@@ -91,6 +95,24 @@ func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
 	}
 	naiveURL := start(naive)
 
+	// The remote provider: a directory over the same database, and an API
+	// server that delegates to it, warm (with the cache) and cold (without).
+	app, err := db.Application(ctx, "bench", false)
+	if err != nil {
+		return fail(err)
+	}
+	adminID, adminSecret, err := db.CreateAdminKey(ctx, app.ID)
+	if err != nil {
+		return fail(err)
+	}
+	dirURL := start(directory.New(directory.Config{}, directory.SQLTenant(db, store.Options{Hasher: hasher}), nil))
+	rp, err := remote.New(ctx, remote.Config{URL: dirURL, APIKeyID: adminID, APIKeySecret: adminSecret, Application: "bench"})
+	if err != nil {
+		return fail(err)
+	}
+	remoteWarm := start(api.New(api.Config{}, cache.New(rp, cache.Config{}), nil))
+	remoteCold := start(api.New(api.Config{}, rp, nil))
+
 	var kdfRate float64
 	b := &bench{
 		scenarios: []Scenario{
@@ -100,6 +122,8 @@ func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
 			{Name: "4 bearer token", New: get(cached+"/api/resource", "Bearer "+tok.Value), Want: 200},
 			{Name: "5 token in basic username", New: get(cached+"/api/resource", basic(tok.Value, "x")), Want: 200},
 			{Name: "6 basic password, cache off", New: get(uncached+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
+			{Name: "7 remote provider, warm", New: get(remoteWarm+"/api/resource", basic(benchUser, benchPassword)), Want: 200},
+			{Name: "7 remote provider, cold (no cache)", New: get(remoteCold+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
 			{Name: "8 naive: echo BasicAuth + bcrypt(10)", New: get(naiveURL+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
 		},
 		extras: []extra{{
@@ -110,7 +134,7 @@ func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
 				return Result{Name: "6 raw argon2id verify", RPS: kdfRate, Note: "not HTTP: the KDF alone"}
 			},
 		}},
-		close: func() { closeAll(); _ = db.Close() },
+		close: func() { rp.Close(); closeAll(); _ = db.Close() },
 	}
 	b.annotate = func(rs []Result) {
 		byName := map[string]*Result{}
