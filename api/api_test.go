@@ -212,6 +212,13 @@ func TestAuthenticationProviderUnavailable(t *testing.T) {
 	}
 }
 
+func TestThrottledIs429(t *testing.T) {
+	f := newFixture(t)
+	f.p.Fail(mock.OpAuthenticate, identity.Throttled(90*time.Second))
+	check(t, f.do(t, request{path: "/", auth: basic("alice", alicePassword)}),
+		expect{status: 429, code: "throttled", header: map[string]string{"Retry-After": "90"}})
+}
+
 func TestInternalErrorIsGeneric(t *testing.T) {
 	f := newFixture(t)
 	f.p.Fail(mock.OpAuthenticate, errors.New("disk on fire: /var/lib/secret"))

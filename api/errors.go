@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -33,6 +34,7 @@ var statusOf = map[identity.Code]int{
 	identity.CodeInvalidCredentials: http.StatusUnauthorized,
 	identity.CodeLimitExceeded:      http.StatusBadRequest,
 	identity.CodeUnavailable:        http.StatusServiceUnavailable,
+	identity.CodeThrottled:          http.StatusTooManyRequests,
 	identity.CodeInternal:           http.StatusInternalServerError,
 }
 
@@ -147,8 +149,11 @@ func toError(err error) *Error {
 	if code == identity.CodeNotFound || code == identity.CodeInternal {
 		e.Field = ""
 	}
-	if code == identity.CodeUnavailable {
+	switch code {
+	case identity.CodeUnavailable:
 		e.Header = http.Header{"Retry-After": {strconv.Itoa(retryAfterSeconds)}}
+	case identity.CodeThrottled:
+		e.Header = http.Header{"Retry-After": {strconv.Itoa(ceilSeconds(identity.RetryAfter(err)))}}
 	}
 	return e
 }
@@ -176,4 +181,9 @@ func fromEchoError(he *echo.HTTPError) *Error {
 		}
 	}
 	return e
+}
+
+// ceilSeconds rounds a wait up to whole seconds, at least 1, for Retry-After.
+func ceilSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }

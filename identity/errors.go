@@ -3,6 +3,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a stable, machine-readable error code. Codes are part of the public
@@ -183,4 +184,44 @@ func ReasonOf(err error) FailureReason {
 		return e.reason
 	}
 	return ""
+}
+
+// CodeThrottled is the code of ErrThrottled.
+const CodeThrottled Code = "throttled"
+
+// ErrThrottled: too many failed logins for this account (from this client,
+// or from anywhere); the caller must wait. ThrottledError carries how long.
+var ErrThrottled = &Error{Code: CodeThrottled, Message: "Too many failed attempts; try again later."}
+
+// ThrottledError is an ErrThrottled that says how long to wait.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+// Error implements error with the generic message.
+func (e *ThrottledError) Error() string { return ErrThrottled.Message }
+
+// Is makes a ThrottledError match ErrThrottled.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// As lets errors.As(err, **Error) find the sentinel, so ErrorCode works.
+func (e *ThrottledError) As(target any) bool {
+	if t, ok := target.(**Error); ok {
+		*t = ErrThrottled
+		return true
+	}
+	return false
+}
+
+// Throttled returns an ErrThrottled asking to retry after d.
+func Throttled(d time.Duration) error { return &ThrottledError{RetryAfter: d} }
+
+// RetryAfter returns how long err asks the caller to wait (for a
+// ThrottledError), or 0.
+func RetryAfter(err error) time.Duration {
+	var t *ThrottledError
+	if errors.As(err, &t) {
+		return t.RetryAfter
+	}
+	return 0
 }

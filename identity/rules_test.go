@@ -1,11 +1,13 @@
 package identity
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestErrorsMatchTheirSentinels(t *testing.T) {
@@ -277,5 +279,25 @@ func TestDecodeCustomData(t *testing.T) {
 	}
 	if d := mustDecode(t, `null`); d == nil || len(d) != 0 {
 		t.Errorf("null should decode to an empty object, got %#v", d)
+	}
+}
+
+func TestThrottled(t *testing.T) {
+	err := fmt.Errorf("login: %w", Throttled(90*time.Second))
+	if !errors.Is(err, ErrThrottled) || ErrorCode(err) != CodeThrottled {
+		t.Fatalf("Throttled does not match its sentinel: %v", err)
+	}
+	if RetryAfter(err) != 90*time.Second || RetryAfter(ErrNotFound) != 0 {
+		t.Errorf("RetryAfter = %v", RetryAfter(err))
+	}
+	if errors.Is(err, ErrInvalidCredentials) {
+		t.Error("throttled is not invalid credentials")
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	ctx := WithClientIP(context.Background(), "192.0.2.7")
+	if ClientIP(ctx) != "192.0.2.7" || ClientIP(context.Background()) != "" {
+		t.Errorf("ClientIP = %q", ClientIP(ctx))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/identity"
 )
@@ -21,6 +22,9 @@ type Error struct {
 	RequestID        string `json:"requestId"`
 	ErrorCode        string `json:"error"`
 	Field            string `json:"field,omitempty"`
+	// RetryAfter is, for a throttled request, how many seconds to wait (as
+	// in the Retry-After header).
+	RetryAfter int `json:"retryAfter,omitempty"`
 }
 
 // Stormpath's numeric error codes that Gatehouse uses.
@@ -32,6 +36,7 @@ const (
 	CodeCustomDataField    = 3001 // a custom data field name is invalid or reserved
 	CodeCustomDataTooLarge = 3004
 	CodeLoginFailed        = 7100 // every login failure, whatever the cause
+	CodeThrottled          = 7103 // too many failed attempts: wait retryAfter seconds
 	CodeAPIKeyFailed       = 7105 // every API key verification failure
 )
 
@@ -49,6 +54,7 @@ var statuses = map[identity.Code]int{
 	identity.CodeInvalidCredentials: http.StatusBadRequest,
 	identity.CodeLimitExceeded:      http.StatusBadRequest,
 	identity.CodeUnavailable:        http.StatusServiceUnavailable,
+	identity.CodeThrottled:          http.StatusTooManyRequests,
 	identity.CodeInternal:           http.StatusInternalServerError,
 }
 
@@ -90,6 +96,9 @@ func ErrorFrom(err error, credentialsCode int, requestID string) Error {
 		e.Field = ""
 	case identity.CodeNotFound:
 		e.Field = "" // the kind is in the message
+	case identity.CodeThrottled:
+		e.Code = CodeThrottled
+		e.RetryAfter = max(1, int((identity.RetryAfter(err)+time.Second-1)/time.Second))
 	}
 	e.DeveloperMessage = e.Message
 	return e
@@ -108,6 +117,8 @@ func (e *Error) Err() error {
 	switch code {
 	case identity.CodeInvalidCredentials:
 		return identity.InvalidCredentials("")
+	case identity.CodeThrottled:
+		return identity.Throttled(time.Duration(max(1, e.RetryAfter)) * time.Second)
 	case identity.CodeUnavailable:
 		return identity.Unavailable(errors.New(e.DeveloperMessage))
 	case identity.CodeInternal:

@@ -29,6 +29,7 @@ func TestErrorsSurviveTheWire(t *testing.T) {
 		{identity.InvalidCredentials(identity.ReasonWrongPassword), identity.ErrInvalidCredentials, 400, wire.CodeLoginFailed},
 		{identity.Unavailable(errors.New("db down")), identity.ErrUnavailable, 503, 503},
 		{errors.New("disk on fire"), identity.ErrUnavailable, 500, 500}, // a failing directory is an unavailable one
+		{identity.Throttled(90 * time.Second), identity.ErrThrottled, 429, wire.CodeThrottled},
 	}
 	for _, tt := range tests {
 		w := wire.ErrorFrom(tt.err, wire.CodeLoginFailed, "req-1")
@@ -50,6 +51,11 @@ func TestErrorsSurviveTheWire(t *testing.T) {
 				t.Errorf("%v: field/message changed: %q %q", tt.err, identity.ErrorField(got), identity.ErrorMessage(got))
 			}
 		}
+	}
+	// A throttle keeps its wait across the wire.
+	w := wire.ErrorFrom(identity.Throttled(1500*time.Millisecond), 0, "")
+	if got := identity.RetryAfter(w.Err()); got != 2*time.Second {
+		t.Errorf("throttle wait across the wire = %v, want 2s", got)
 	}
 	// Internal detail never reaches the body.
 	if b, _ := json.Marshal(wire.ErrorFrom(errors.New("password=hunter2"), 0, "")); strings.Contains(string(b), "hunter2") {
