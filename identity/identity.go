@@ -272,3 +272,22 @@ type Provider interface {
 	// the new key id.
 	RotateSigningKey(ctx context.Context) (string, error)
 }
+
+// Revocation is a revoked token id, when it was revoked and until when the
+// revocation matters (the token's expiry).
+type Revocation struct {
+	TokenID   string    `json:"jti"`
+	ExpiresAt time.Time `json:"expires_at"`
+	RevokedAt time.Time `json:"revoked_at"`
+}
+
+// RevocationFeed is implemented by providers that can list revocations
+// made since a point in time. Token verifiers poll it to learn revocations
+// with one cheap call per interval, instead of asking about every token.
+type RevocationFeed interface {
+	// RevokedSince returns the revocations made at or after since whose
+	// tokens have not expired, oldest first, at most limit of them (a caller
+	// pages by passing the last RevokedAt back). A zero since lists every
+	// live revocation.
+	RevokedSince(ctx context.Context, since time.Time, limit int) ([]Revocation, error)
+}

@@ -27,6 +27,7 @@ func tokenTests(newProvider Factory) []test {
 		{"Token/Revoke", testTokenRevoke},
 		{"Token/RevokeExpiredIsNotRevoked", testTokenRevokeExpired},
 		{"Token/RevokeUnknownID", testTokenRevokeUnknown},
+		{"Token/RevocationFeed", testRevocationFeed},
 		{"Token/Settings", testTokenSettings},
 		{"Token/JWKSPublicOnly", testTokenJWKSPublic},
 		{"Token/Rotation", testTokenRotation},
@@ -501,5 +502,39 @@ func testTokenOtherProvider(t *testing.T, p, other identity.Provider) {
 	}
 	if _, err := other.IssueToken(t.Context(), a.ID, identity.TokenRequest{}); !errors.Is(err, identity.ErrNotFound) {
 		t.Fatalf("another provider issued a token for an account it does not have (err %v)", err)
+	}
+}
+
+// testRevocationFeed checks the optional identity.RevocationFeed: every
+// live revocation is listed, oldest first, and a watermark hides older ones.
+func testRevocationFeed(t *testing.T, p identity.Provider) {
+	feed, ok := p.(identity.RevocationFeed)
+	if !ok {
+		t.Skip("provider has no revocation feed")
+	}
+	acc := MustCreateAccount(t, p, "feed")
+	t1 := issue(t, p, acc.ID, identity.TokenRequest{})
+	t2 := issue(t, p, acc.ID, identity.TokenRequest{})
+	noErr(t, p.RevokeToken(t.Context(), t1.ID, t1.ExpiresAt), "RevokeToken t1")
+	time.Sleep(5 * time.Millisecond) // revocation times have millisecond precision
+	noErr(t, p.RevokeToken(t.Context(), t2.ID, t2.ExpiresAt), "RevokeToken t2")
+	noErr(t, p.RevokeToken(t.Context(), "expired-already", time.Now().Add(-time.Minute)), "RevokeToken expired")
+	all, err := feed.RevokedSince(t.Context(), time.Time{}, 100)
+	noErr(t, err, "RevokedSince")
+	if len(all) != 2 || all[0].TokenID != t1.ID || all[1].TokenID != t2.ID {
+		t.Fatalf("feed = %+v, want t1 then t2 (and not the expired one)", all)
+	}
+	if all[0].RevokedAt.IsZero() || all[1].RevokedAt.Before(all[0].RevokedAt) || !all[0].ExpiresAt.Equal(t1.ExpiresAt) {
+		t.Errorf("feed times = %+v", all)
+	}
+	later, err := feed.RevokedSince(t.Context(), all[1].RevokedAt, 100)
+	noErr(t, err, "RevokedSince watermark")
+	if len(later) != 1 || later[0].TokenID != t2.ID {
+		t.Errorf("from the last revocation's time = %+v, want only t2", later)
+	}
+	one, err := feed.RevokedSince(t.Context(), time.Time{}, 1)
+	noErr(t, err, "RevokedSince limit")
+	if len(one) != 1 || one[0].TokenID != t1.ID {
+		t.Errorf("limit 1 = %+v", one)
 	}
 }

@@ -19,13 +19,13 @@ type memory struct {
 	accounts map[string]*account // by id
 	logins   map[string]string   // login key -> account id
 	keys     map[string]*store.APIKeyRecord
-	keySeq   map[string]int64           // key id -> insertion order
-	data     map[string][]byte          // account id -> custom data
-	groups   map[string]*group          // by id
-	names    map[string]string          // group name key -> group id
-	members  map[string]map[string]bool // account id -> group ids
-	revoked  map[string]time.Time       // token id -> expiry
-	sigKeys  []store.SigningKeyRecord   // oldest first
+	keySeq   map[string]int64               // key id -> insertion order
+	data     map[string][]byte              // account id -> custom data
+	groups   map[string]*group              // by id
+	names    map[string]string              // group name key -> group id
+	members  map[string]map[string]bool     // account id -> group ids
+	revoked  map[string]identity.Revocation // by token id
+	sigKeys  []store.SigningKeyRecord       // oldest first
 }
 
 type account struct {
@@ -49,7 +49,7 @@ func newMemory() *memory {
 		groups:   map[string]*group{},
 		names:    map[string]string{},
 		members:  map[string]map[string]bool{},
-		revoked:  map[string]time.Time{},
+		revoked:  map[string]identity.Revocation{},
 	}
 }
 
@@ -418,20 +418,41 @@ func (m *memory) GroupMembers(_ context.Context, groupID string, p identity.Page
 	return pageAccounts(all, p)
 }
 
-func (m *memory) RevokeToken(_ context.Context, id string, exp time.Time) error {
+func (m *memory) RevokeToken(_ context.Context, id string, exp, at time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if exp.After(m.revoked[id]) { // never shorten a revocation
-		m.revoked[id] = exp
+	if old, ok := m.revoked[id]; !ok || exp.After(old.ExpiresAt) { // never shorten a revocation
+		m.revoked[id] = identity.Revocation{TokenID: id, ExpiresAt: exp, RevokedAt: at}
 	}
 	return nil
+}
+
+func (m *memory) RevokedSince(_ context.Context, since, now time.Time, limit int) ([]identity.Revocation, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := []identity.Revocation{}
+	for _, r := range m.revoked {
+		if !r.RevokedAt.Before(since) && now.Before(r.ExpiresAt) {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b identity.Revocation) int {
+		if c := a.RevokedAt.Compare(b.RevokedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.TokenID, b.TokenID)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 func (m *memory) TokenRevoked(_ context.Context, id string, now time.Time) (bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	exp, ok := m.revoked[id]
-	return ok && now.Before(exp), nil
+	r, ok := m.revoked[id]
+	return ok && now.Before(r.ExpiresAt), nil
 }
 
 func (m *memory) SigningKeys(_ context.Context, now time.Time) ([]store.SigningKeyRecord, error) {

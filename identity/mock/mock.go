@@ -59,6 +59,7 @@ const (
 	OpJWKS                Op = "JWKS"
 	OpTokenSettings       Op = "TokenSettings"
 	OpRotateSigningKey    Op = "RotateSigningKey"
+	OpRevokedSince        Op = "RevokedSince"
 )
 
 // Option configures New.
@@ -354,6 +355,11 @@ func (p *Provider) JWKS(ctx context.Context) ([]byte, error) {
 // TokenSettings implements identity.Provider.
 func (p *Provider) TokenSettings(ctx context.Context) (identity.TokenSettings, error) {
 	return call(ctx, p, OpTokenSettings, func() (identity.TokenSettings, error) { return p.inner.TokenSettings(ctx) })
+}
+
+// RevokedSince implements identity.RevocationFeed.
+func (p *Provider) RevokedSince(ctx context.Context, since time.Time, limit int) ([]identity.Revocation, error) {
+	return call(ctx, p, OpRevokedSince, func() ([]identity.Revocation, error) { return p.inner.RevokedSince(ctx, since, limit) })
 }
 
 // RotateSigningKey implements identity.Provider.

@@ -688,18 +688,43 @@ func (b *backend) GroupMembers(ctx context.Context, groupID string, p identity.P
 	return out, total, nil
 }
 
-// RevokeToken implements store.Backend. Revoking a token again replaces its
-// expiry. Token ids are stored as bytes: the Provider accepts any 1 to 128
-// bytes, which PostgreSQL's text would not.
-func (b *backend) RevokeToken(ctx context.Context, tokenID string, expiresAt time.Time) error {
+// RevokeToken implements store.Backend. Revoking a token again keeps the
+// later expiry, and with it the later revocation time, so pollers of the
+// feed see the change. Token ids are stored as bytes: the Provider accepts
+// any 1 to 128 bytes, which PostgreSQL's text would not.
+func (b *backend) RevokeToken(ctx context.Context, tokenID string, expiresAt, revokedAt time.Time) error {
 	err := b.db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (app_id, jti, expires_at) VALUES ($1, $2, $3)
-			ON CONFLICT (app_id, jti) DO UPDATE SET expires_at =
-				CASE WHEN excluded.expires_at > revoked_tokens.expires_at THEN excluded.expires_at ELSE revoked_tokens.expires_at END`,
-			b.app, []byte(tokenID), ms(expiresAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (app_id, jti, expires_at, revoked_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (app_id, jti) DO UPDATE SET
+				revoked_at = CASE WHEN excluded.expires_at > revoked_tokens.expires_at THEN excluded.revoked_at ELSE revoked_tokens.revoked_at END,
+				expires_at = CASE WHEN excluded.expires_at > revoked_tokens.expires_at THEN excluded.expires_at ELSE revoked_tokens.expires_at END`,
+			b.app, []byte(tokenID), ms(expiresAt), ms(revokedAt))
 		return err
 	})
 	return fail(ctx, "revoke token", err)
+}
+
+// RevokedSince implements store.Backend.
+func (b *backend) RevokedSince(ctx context.Context, since, now time.Time, limit int) ([]identity.Revocation, error) {
+	rows, err := b.db.queryRows(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens
+		WHERE app_id = $1 AND revoked_at >= $2 AND expires_at > $3
+		ORDER BY revoked_at, jti LIMIT $4`, b.app, ms(since), ms(now), limit)
+	if err != nil {
+		return nil, fail(ctx, "list revocations", err)
+	}
+	defer rows.Close()
+	out := []identity.Revocation{}
+	for rows.Next() {
+		var (
+			jti            []byte
+			exp, revokedAt int64
+		)
+		if err := rows.Scan(&jti, &exp, &revokedAt); err != nil {
+			return nil, fail(ctx, "list revocations", err)
+		}
+		out = append(out, identity.Revocation{TokenID: string(jti), ExpiresAt: fromMS(exp), RevokedAt: fromMS(revokedAt)})
+	}
+	return out, fail(ctx, "list revocations", rows.Err())
 }
 
 // TokenRevoked implements store.Backend.

@@ -952,13 +952,52 @@ func TestConcurrentRotation(t *testing.T) {
 	})
 }
 
+// TestRevocationFeed: revocations come back by revocation time, from a
+// watermark on, without expired ones; a repeat that extends the expiry
+// moves the revocation forward so pollers see it again.
+func TestRevocationFeed(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		_, b := newTestBackend(t, dialect)
+		ctx := context.Background()
+		t0 := now()
+		must(t, "revoke a", b.RevokeToken(ctx, "a", t0.Add(time.Hour), t0))
+		must(t, "revoke b", b.RevokeToken(ctx, "b", t0.Add(time.Hour), t0.Add(time.Second)))
+		must(t, "revoke c", b.RevokeToken(ctx, "c", t0.Add(time.Minute), t0.Add(2*time.Second)))
+		ids := func(since, at time.Time, limit int) string {
+			rs, err := b.RevokedSince(ctx, since, at, limit)
+			must(t, "RevokedSince", err)
+			var out []string
+			for _, r := range rs {
+				out = append(out, r.TokenID)
+			}
+			return strings.Join(out, ",")
+		}
+		if got := ids(time.Time{}, t0, 10); got != "a,b,c" {
+			t.Errorf("all = %q", got)
+		}
+		if got := ids(t0.Add(time.Second), t0, 10); got != "b,c" {
+			t.Errorf("since +1s = %q", got)
+		}
+		if got := ids(time.Time{}, t0, 2); got != "a,b" {
+			t.Errorf("limit 2 = %q", got)
+		}
+		if got := ids(time.Time{}, t0.Add(2*time.Minute), 10); got != "a,b" {
+			t.Errorf("after c expired = %q", got)
+		}
+		must(t, "extend a", b.RevokeToken(ctx, "a", t0.Add(2*time.Hour), t0.Add(3*time.Second)))
+		if got := ids(t0.Add(3*time.Second), t0, 10); got != "a" {
+			t.Errorf("extended revocation not seen again: %q", got)
+		}
+	})
+}
+
 func TestRevokedTokens(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		db, b := newTestBackend(t, dialect)
 		ctx := context.Background()
 		t0 := now()
-		must(t, "RevokeToken", b.RevokeToken(ctx, "jti-1", t0.Add(time.Minute)))
-		must(t, "RevokeToken again", b.RevokeToken(ctx, "jti-1", t0.Add(time.Hour)))
+		must(t, "RevokeToken", b.RevokeToken(ctx, "jti-1", t0.Add(time.Minute), t0))
+		must(t, "RevokeToken again", b.RevokeToken(ctx, "jti-1", t0.Add(time.Hour), t0.Add(time.Second)))
 		for _, tc := range []struct {
 			id   string
 			at   time.Time
@@ -979,7 +1018,7 @@ func TestRevokedTokens(t *testing.T) {
 		if got, _ := other.TokenRevoked(ctx, "jti-1", t0); got {
 			t.Error("revocation leaked into another application")
 		}
-		must(t, "RevokeToken", b.RevokeToken(ctx, "jti-old", t0.Add(-time.Hour)))
+		must(t, "RevokeToken", b.RevokeToken(ctx, "jti-old", t0.Add(-time.Hour), t0.Add(-2*time.Hour)))
 		n, err := db.PurgeRevokedTokens(ctx, t0)
 		must(t, "PurgeRevokedTokens", err)
 		if n < 1 {
@@ -1318,7 +1357,7 @@ func TestUnstorableInput(t *testing.T) {
 				t.Fatalf("ListGroups = %v, %d, %v", recs, total, err)
 			}
 			jti := "jti" + bad
-			must(t, "RevokeToken", b.RevokeToken(ctx, jti, now().Add(time.Hour)))
+			must(t, "RevokeToken", b.RevokeToken(ctx, jti, now().Add(time.Hour), now()))
 			if revoked, err := b.TokenRevoked(ctx, jti, now()); err != nil || !revoked {
 				t.Fatalf("TokenRevoked(%q) = %v, %v", jti, revoked, err)
 			}

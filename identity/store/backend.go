@@ -61,9 +61,13 @@ type Backend interface {
 	AccountGroups(ctx context.Context, accountID string) ([]*GroupRecord, error)
 	GroupMembers(ctx context.Context, groupID string, p identity.Page) ([]*AccountRecord, int, error)
 
-	// RevokeToken records a revoked token id until expiresAt; a repeat
-	// keeps the later of the two expiries.
-	RevokeToken(ctx context.Context, tokenID string, expiresAt time.Time) error
+	// RevokeToken records a revoked token id until expiresAt, revoked at
+	// revokedAt; a repeat keeps the later of the two expiries (and then the
+	// later revokedAt, so pollers see the change).
+	RevokeToken(ctx context.Context, tokenID string, expiresAt, revokedAt time.Time) error
+	// RevokedSince lists revocations with RevokedAt at or after since and
+	// ExpiresAt after now, by RevokedAt, at most limit.
+	RevokedSince(ctx context.Context, since, now time.Time, limit int) ([]identity.Revocation, error)
 	TokenRevoked(ctx context.Context, tokenID string, now time.Time) (bool, error)
 	// SigningKeys returns the keys not yet past their RetireAt, newest first.
 	SigningKeys(ctx context.Context, now time.Time) ([]SigningKeyRecord, error)

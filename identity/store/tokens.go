@@ -80,8 +80,21 @@ func (p *Provider) RevokeToken(ctx context.Context, tokenID string, expiresAt ti
 	if tokenID == "" || len(tokenID) > 128 {
 		return identity.Invalid("jti", "The token id must be 1 to 128 characters.")
 	}
-	return p.b.RevokeToken(ctx, tokenID, expiresAt.UTC().Truncate(time.Millisecond))
+	return p.b.RevokeToken(ctx, tokenID, expiresAt.UTC().Truncate(time.Millisecond), p.now())
 }
+
+// RevokedSince implements identity.RevocationFeed.
+func (p *Provider) RevokedSince(ctx context.Context, since time.Time, limit int) ([]identity.Revocation, error) {
+	if limit <= 0 || limit > maxRevocationPage {
+		limit = maxRevocationPage
+	}
+	return p.b.RevokedSince(ctx, since.UTC(), p.now(), limit)
+}
+
+// maxRevocationPage bounds one page of the revocation feed.
+const maxRevocationPage = 1000
+
+var _ identity.RevocationFeed = (*Provider)(nil)
 
 // TokenRevoked implements identity.Provider.
 func (p *Provider) TokenRevoked(ctx context.Context, tokenID string) (bool, error) {
