@@ -38,6 +38,16 @@ type TokenVerifierConfig struct {
 	// tokens within this time. When the provider cannot be reached, the last
 	// good answer is used until the token expires. Default 5 s.
 	AccountTTL time.Duration
+	// Feed, when set, is polled every RevocationPoll for revocations made
+	// since the last poll, and revocation checks are answered from what it
+	// returned: one cheap call per interval instead of one per token, and
+	// tokens keep verifying while the provider is down (with the
+	// revocations known at the last successful poll). Default: the
+	// provider's own feed, if it has one (identity.FindRevocationFeed).
+	Feed identity.RevocationFeed
+	// RevocationPoll is how often Feed is polled: a revocation made
+	// elsewhere takes effect here within this time. Default 5 s.
+	RevocationPoll time.Duration
 	// MaxVerified bounds how many verified tokens are remembered (by their
 	// SHA-256, until they expire), so a repeat presentation costs a hash
 	// instead of a signature check. Default 100 000.
@@ -61,6 +71,7 @@ type TokenVerifier struct {
 	verified    *lru.Cache[[32]byte, *token.Claims]
 	revocations revocationCache
 	accounts    accountCache
+	feed        *feedState // nil without a Feed
 }
 
 // NewTokenVerifier returns a verifier for tokens issued by p.
@@ -80,6 +91,12 @@ func NewTokenVerifier(p identity.Provider, cfg TokenVerifierConfig) *TokenVerifi
 	if cfg.AccountTTL <= 0 {
 		cfg.AccountTTL = 5 * time.Second
 	}
+	if cfg.RevocationPoll <= 0 {
+		cfg.RevocationPoll = 5 * time.Second
+	}
+	if cfg.Feed == nil {
+		cfg.Feed, _ = identity.FindRevocationFeed(p)
+	}
 	if cfg.MaxVerified <= 0 {
 		cfg.MaxVerified = 100_000
 	}
@@ -87,8 +104,12 @@ func NewTokenVerifier(p identity.Provider, cfg TokenVerifierConfig) *TokenVerifi
 		cfg.Now = time.Now
 	}
 	verified, _ := lru.New[[32]byte, *token.Claims](cfg.MaxVerified) // size > 0: no error
-	return &TokenVerifier{p: p, cfg: cfg, verified: verified, revocations: revocationCache{entries: map[string]revocationEntry{}},
+	tv := &TokenVerifier{p: p, cfg: cfg, verified: verified, revocations: revocationCache{entries: map[string]revocationEntry{}},
 		accounts: accountCache{entries: map[string]accountEntry{}}}
+	if cfg.Feed != nil {
+		tv.feed = &feedState{revoked: map[string]time.Time{}}
+	}
+	return tv
 }
 
 // Verify checks raw and returns its claims. A bad token fails with an error
@@ -154,6 +175,12 @@ func (tv *TokenVerifier) account(ctx context.Context, claims *token.Claims) (*id
 // unavailable.
 func (tv *TokenVerifier) revoked(ctx context.Context, claims *token.Claims) (bool, error) {
 	now := tv.cfg.Now()
+	if tv.feed != nil {
+		if revoked, ok := tv.feed.check(ctx, tv, claims.ID, now); ok {
+			return revoked, nil
+		}
+		// The feed has never loaded: ask about this token directly.
+	}
 	e, known := tv.revocations.get(claims.ID)
 	if known && (e.revoked || now.Sub(e.checked) < tv.cfg.RevocationTTL) {
 		return e.revoked, nil
@@ -219,6 +246,9 @@ func (tv *TokenVerifier) Revoke(ctx context.Context, raw string) error {
 		return err
 	}
 	now := tv.cfg.Now()
+	if tv.feed != nil {
+		tv.feed.add(claims.ID, claims.ExpiresAt)
+	}
 	tv.revocations.put(claims.ID, revocationEntry{revoked: true, checked: now, expires: claims.ExpiresAt}, now)
 	return nil
 }
@@ -345,4 +375,99 @@ func (c *accountCache) put(id string, e accountEntry, now time.Time) {
 		}
 	}
 	c.entries[id] = e
+}
+
+// feedState is the set of revoked token ids learnt from a RevocationFeed.
+type feedState struct {
+	mu        sync.Mutex
+	revoked   map[string]time.Time // token id -> expiry
+	watermark time.Time            // RevokedAt of the newest revocation seen
+	loaded    bool                 // a first full load succeeded
+	lastPoll  time.Time
+	polling   bool
+}
+
+// feedPage is how many revocations one poll asks for at a time.
+const feedPage = 1000
+
+// check answers whether id is revoked from the set. The first call loads
+// the set synchronously; later calls start a background poll when the
+// last one is older than RevocationPoll. ok is false while the set has
+// never loaded (the provider was unreachable from the start).
+func (f *feedState) check(ctx context.Context, tv *TokenVerifier, id string, now time.Time) (revoked, ok bool) {
+	f.mu.Lock()
+	loaded, due := f.loaded, !f.polling && now.Sub(f.lastPoll) >= tv.cfg.RevocationPoll
+	if due {
+		f.polling = true
+		f.lastPoll = now
+	}
+	f.mu.Unlock()
+	switch {
+	case !loaded && due:
+		f.poll(ctx, tv)
+	case due:
+		// Polling in the background keeps the request path free of the
+		// provider's latency; a bounded context keeps a stuck provider from
+		// piling up pollers (only one runs at a time anyway).
+		go func() {
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tv.cfg.RevocationPoll*4)
+			defer cancel()
+			f.poll(pctx, tv)
+		}()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.loaded {
+		return false, false
+	}
+	exp, found := f.revoked[id]
+	return found && now.Before(exp), true
+}
+
+// poll fetches the revocations made since the watermark, page by page.
+func (f *feedState) poll(ctx context.Context, tv *TokenVerifier) {
+	defer func() {
+		f.mu.Lock()
+		f.polling = false
+		f.mu.Unlock()
+	}()
+	f.mu.Lock()
+	since := f.watermark
+	f.mu.Unlock()
+	var got []identity.Revocation
+	for {
+		page, err := tv.cfg.Feed.RevokedSince(ctx, since, feedPage)
+		if err != nil {
+			return // keep what we know; the next poll tries again
+		}
+		got = append(got, page...)
+		if len(page) < feedPage {
+			break
+		}
+		since = page[len(page)-1].RevokedAt
+	}
+	now := tv.cfg.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range got {
+		if old, ok := f.revoked[r.TokenID]; !ok || r.ExpiresAt.After(old) {
+			f.revoked[r.TokenID] = r.ExpiresAt
+		}
+		if r.RevokedAt.After(f.watermark) {
+			f.watermark = r.RevokedAt
+		}
+	}
+	for id, exp := range f.revoked {
+		if !now.Before(exp) {
+			delete(f.revoked, id) // expired tokens fail on their own
+		}
+	}
+	f.loaded = true
+}
+
+// add records a revocation made through this verifier, at once.
+func (f *feedState) add(id string, exp time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revoked[id] = exp
 }

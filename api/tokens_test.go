@@ -40,6 +40,12 @@ func issue(t *testing.T, p identity.Provider, accountID string) *identity.Token 
 	return tok
 }
 
+// noFeed hides a provider's revocation feed, to test the verifier's
+// per-token mode.
+type noFeed struct{ identity.Provider }
+
+// TestTokenVerifierRevocations covers providers without a revocation feed:
+// the verifier asks about each token, and remembers the answer.
 func TestTokenVerifierRevocations(t *testing.T) {
 	ctx := context.Background()
 	p := mock.New(mock.WithFastHashing())
@@ -48,7 +54,7 @@ func TestTokenVerifierRevocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now()}
-	tv := api.NewTokenVerifier(p, api.TokenVerifierConfig{RevocationTTL: 5 * time.Second, Now: clk.Now})
+	tv := api.NewTokenVerifier(noFeed{p}, api.TokenVerifierConfig{RevocationTTL: 5 * time.Second, Now: clk.Now})
 
 	t.Run("a revocation made elsewhere is seen once the answer is stale", func(t *testing.T) {
 		tok := issue(t, p, acc.ID)
@@ -212,4 +218,111 @@ func BenchmarkTokenVerifierWarm(b *testing.B) {
 			}
 		}
 	})
+}
+
+// eventually retries check until it succeeds or a generous deadline passes:
+// the feed is polled in the background.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestTokenVerifierRevocationFeed covers providers with a revocation feed:
+// one poll per interval, whatever the number of tokens; revocations made
+// elsewhere take effect after the next poll; tokens keep verifying while
+// the feed is unreachable.
+func TestTokenVerifierRevocationFeed(t *testing.T) {
+	ctx := context.Background()
+	p := mock.New(mock.WithFastHashing())
+	acc, err := p.CreateAccount(ctx, identity.AccountCreate{Username: "alice", Password: alicePassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Now()}
+	tv := api.NewTokenVerifier(p, api.TokenVerifierConfig{RevocationPoll: 5 * time.Second, Now: clk.Now})
+	toks := make([]*identity.Token, 20)
+	for i := range toks {
+		toks[i] = issue(t, p, acc.ID)
+	}
+	revokedEarly := issue(t, p, acc.ID)
+	if err := p.RevokeToken(ctx, revokedEarly.ID, revokedEarly.ExpiresAt); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range toks {
+		if _, err := tv.Verify(ctx, tok.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tv.Verify(ctx, revokedEarly.Value); !errors.Is(err, token.ErrInvalidToken) {
+		t.Fatalf("token revoked before the first load = %v", err)
+	}
+	if got := p.Calls(mock.OpRevokedSince); got != 1 {
+		t.Errorf("feed polled %d times for 21 tokens within one interval, want 1", got)
+	}
+	if got := p.Calls(mock.OpTokenRevoked); got != 0 {
+		t.Errorf("per-token revocation checks with a feed: %d", got)
+	}
+
+	// A revocation made elsewhere is seen after the next poll.
+	if err := p.RevokeToken(ctx, toks[0].ID, toks[0].ExpiresAt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tv.Verify(ctx, toks[0].Value); err != nil {
+		t.Fatalf("before the poll is due: %v", err)
+	}
+	clk.Add(6 * time.Second)
+	eventually(t, "revocation after the next poll", func() error {
+		if _, err := tv.Verify(ctx, toks[0].Value); !errors.Is(err, token.ErrInvalidToken) {
+			return errors.New("still accepted")
+		}
+		return nil
+	})
+
+	// The feed goes away: known revocations hold, other tokens verify,
+	// tokens never seen before included.
+	p.Fail(mock.OpRevokedSince, identity.ErrUnavailable)
+	p.Fail(mock.OpTokenRevoked, identity.ErrUnavailable)
+	clk.Add(time.Minute)
+	unseen := issue(t, p, acc.ID)
+	for range 3 {
+		if _, err := tv.Verify(ctx, unseen.Value); err != nil {
+			t.Fatalf("unseen token during a feed outage: %v", err)
+		}
+		if _, err := tv.Verify(ctx, toks[0].Value); !errors.Is(err, token.ErrInvalidToken) {
+			t.Fatalf("revoked token accepted during a feed outage: %v", err)
+		}
+	}
+}
+
+// TestTokenVerifierFeedNeverLoaded: while the feed has never answered, the
+// verifier asks about each token instead.
+func TestTokenVerifierFeedNeverLoaded(t *testing.T) {
+	ctx := context.Background()
+	p := mock.New(mock.WithFastHashing())
+	acc, err := p.CreateAccount(ctx, identity.AccountCreate{Username: "alice", Password: alicePassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Fail(mock.OpRevokedSince, identity.ErrUnavailable)
+	tv := api.NewTokenVerifier(p, api.TokenVerifierConfig{})
+	tok := issue(t, p, acc.ID)
+	if err := p.RevokeToken(ctx, tok.ID, tok.ExpiresAt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tv.Verify(ctx, tok.Value); !errors.Is(err, token.ErrInvalidToken) {
+		t.Fatalf("revoked token accepted while the feed never loaded: %v", err)
+	}
+	if p.Calls(mock.OpTokenRevoked) != 1 {
+		t.Errorf("per-token check not used: %d calls", p.Calls(mock.OpTokenRevoked))
+	}
 }

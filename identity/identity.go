@@ -291,3 +291,20 @@ type RevocationFeed interface {
 	// live revocation.
 	RevokedSince(ctx context.Context, since time.Time, limit int) ([]Revocation, error)
 }
+
+// FindRevocationFeed returns the revocation feed of p, looking through
+// decorators: a Provider that wraps another (the credential cache, the
+// regulator) exposes it with an Unwrap() Provider method, as errors do.
+func FindRevocationFeed(p Provider) (RevocationFeed, bool) {
+	for p != nil {
+		if f, ok := p.(RevocationFeed); ok {
+			return f, true
+		}
+		u, ok := p.(interface{ Unwrap() Provider })
+		if !ok {
+			break
+		}
+		p = u.Unwrap()
+	}
+	return nil, false
+}

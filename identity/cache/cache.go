@@ -343,3 +343,7 @@ func (c *Cache) DeleteAPIKey(ctx context.Context, id string) error {
 	c.invalidate("k:" + id)
 	return err
 }
+
+// Unwrap returns the wrapped provider, so callers can find its optional
+// capabilities (identity.FindRevocationFeed).
+func (c *Cache) Unwrap() identity.Provider { return c.Provider }
