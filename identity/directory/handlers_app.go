@@ -181,8 +181,9 @@ func (s *server) revokeToken(c echo.Context) error {
 		return err
 	}
 	var in revocationWrite
-	// href is read-only; a client sending a revocation back is not wrong.
-	if _, err := decodeJSON(c, false, &in, "href"); err != nil {
+	// href and revokedAt are read-only; a client sending a revocation back
+	// is not wrong.
+	if _, err := decodeJSON(c, false, &in, "href", "revokedAt"); err != nil {
 		return err
 	}
 	if in.JTI == "" {

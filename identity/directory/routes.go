@@ -38,6 +38,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/applications/:appId/jwks", s.jwks)
 	v1.POST("/applications/:appId/signingKeys", s.rotateSigningKey, idem)
 	v1.POST("/applications/:appId/revocations", s.revokeToken, idem)
+	v1.GET("/applications/:appId/revocations", s.listRevocations)
 	v1.GET("/applications/:appId/revocations/:jti", s.getRevocation)
 
 	v1.GET("/accounts/:id", s.getAccount)

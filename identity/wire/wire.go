@@ -223,11 +223,13 @@ type AccessToken struct {
 	Account   Link   `json:"account"`
 }
 
-// Revocation records a revoked token id until the token's expiry.
+// Revocation records a revoked token id until the token's expiry. RevokedAt
+// is set in the revocation feed (GET the application's revocations).
 type Revocation struct {
 	Href      string `json:"href"`
 	JTI       string `json:"jti"`
 	ExpiresAt Time   `json:"expiresAt"`
+	RevokedAt Time   `json:"revokedAt"`
 }
 
 // OAuthPolicy tells API servers how to verify tokens locally: the issuer
