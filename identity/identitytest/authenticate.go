@@ -32,6 +32,7 @@ func authenticateTests() []test {
 		{"Authenticate/ImportedBcrypt", testAuthImportedBcrypt},
 		{"Authenticate/ImportedBcryptNoTruncation", testAuthImportedBcryptTruncation},
 		{"Authenticate/ImportedArgon2id", testAuthImportedArgon2id},
+		{"Authenticate/ImportRunsNoKDF", testAuthImportRunsNoKDF},
 		{"Authenticate/NFKCFullwidth", testAuthNFKCFullwidth},
 		{"Authenticate/NFKCCompatibilityForms", testAuthNFKCCompat},
 		{"Authenticate/DecomposedLongPassword", testAuthDecomposedPassword},
@@ -323,4 +324,20 @@ func testAuthDecomposedLogin(t *testing.T, p identity.Provider) {
 	}
 	requireLogin(t, p, composed, Password, a)
 	requireLogin(t, p, decomposed, Password, a)
+}
+
+// testAuthImportRunsNoKDF: creating an account from an existing hash checks
+// the hash without running the KDF, so bulk imports stay cheap.
+func testAuthImportRunsNoKDF(t *testing.T, p identity.Provider) {
+	h := hasher(p)
+	if h == nil {
+		t.Skip("provider does not expose its hasher")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte("imported password"), bcrypt.MinCost)
+	noErr(t, err, "bcrypt")
+	before := h.Verifications()
+	MustCreate(t, p, identity.AccountCreate{Username: "imported", PasswordHash: string(hash)})
+	if n := h.Verifications() - before; n != 0 {
+		t.Errorf("importing a hash ran %d password verifications, want 0", n)
+	}
 }

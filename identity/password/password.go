@@ -214,6 +214,27 @@ func (h *Hasher) Verify(encoded, password string) (match, needsRehash bool, err 
 	return false, false, fmt.Errorf("%w: unrecognised format", ErrMalformedHash)
 }
 
+// CheckHash reports whether encoded is a hash Verify can use (argon2id in
+// PHC form or bcrypt, with parameters within the safe bounds), without
+// running the KDF: importing a million hashes must not cost a million
+// verifications. The error wraps ErrMalformedHash or ErrUnsupportedHash.
+func CheckHash(encoded string) error {
+	if len(encoded) > maxEncodedLen {
+		return fmt.Errorf("%w: %d bytes long", ErrMalformedHash, len(encoded))
+	}
+	switch {
+	case strings.HasPrefix(encoded, "$argon2id$"):
+		_, err := parseArgon2id(encoded)
+		return err
+	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
+		return checkBcrypt(encoded)
+	}
+	if id, ok := phcID(encoded); ok {
+		return fmt.Errorf("%w: algorithm %q", ErrUnsupportedHash, id)
+	}
+	return fmt.Errorf("%w: unrecognised format", ErrMalformedHash)
+}
+
 // VerifyDummy performs one full verification of password against a fixed
 // hash that no password matches, and discards the result.
 //

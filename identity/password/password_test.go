@@ -426,3 +426,29 @@ func BenchmarkVerifyDefault(b *testing.B) {
 		}
 	}
 }
+
+func TestCheckHashRunsNoKDF(t *testing.T) {
+	h := NewHasher(InsecureFastParams)
+	good, err := h.Hash("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := h.Verifications()
+	for _, ok := range []string{good, string(bc)} {
+		if err := CheckHash(ok); err != nil {
+			t.Errorf("CheckHash(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "plain", "$argon2id$v=19$m=99999999999,t=2,p=1$c2FsdA$a2V5", "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5", "$2a$99$" + strings.Repeat("a", 53)} {
+		if err := CheckHash(bad); err == nil {
+			t.Errorf("CheckHash(%q) accepted", bad)
+		}
+	}
+	if h.Verifications() != before {
+		t.Errorf("CheckHash ran the KDF")
+	}
+}
