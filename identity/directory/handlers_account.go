@@ -230,14 +230,27 @@ func (s *server) updateAccount(c echo.Context) error {
 		st := identity.Status(*in.Status)
 		u.Status, changed = &st, true
 	}
-	acc := cur
-	if changed {
-		if acc, err = p.UpdateAccount(ctx, id, u); err != nil {
+	// A failed write must leave nothing behind. The custom data goes first,
+	// since it is what a client's mistake (too large, too deep, a reserved
+	// name) most often breaks; if the account change fails after it, the
+	// previous custom data is put back.
+	var restore identity.CustomData
+	if len(customData) > 0 {
+		if restore, err = p.CustomData(ctx, id); err != nil {
+			return err
+		}
+		if _, err := s.stormpathMerge(ctx, p, id, customData); err != nil {
 			return err
 		}
 	}
-	if len(customData) > 0 {
-		if _, err := s.stormpathMerge(ctx, p, id, customData); err != nil {
+	acc := cur
+	if changed {
+		if acc, err = p.UpdateAccount(ctx, id, u); err != nil {
+			if restore != nil {
+				if _, rerr := p.ReplaceCustomData(ctx, id, restore); rerr != nil {
+					s.log.ErrorContext(ctx, "restoring custom data after a failed account update", "account", id, "error", rerr)
+				}
+			}
 			return err
 		}
 	}
