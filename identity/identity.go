@@ -51,6 +51,9 @@ type AccountCreate struct {
 	// PasswordHash imports an existing hash (argon2id PHC or bcrypt) instead of
 	// Password. Exactly one of the two must be set.
 	PasswordHash string
+	// CustomData, if set, is stored with the account atomically: the
+	// account never exists without it.
+	CustomData CustomData
 }
 
 // AccountUpdate changes the fields that are non-nil. An empty Email removes
@@ -173,9 +176,10 @@ type TokenSettings struct {
 // something unexpected fails; the errors listed on each method are those a
 // caller should handle.
 type Provider interface {
-	// CreateAccount adds an account.
-	// Errors: ErrInvalidInput (naming the field), ErrConflict (username or
-	// email taken, ignoring case).
+	// CreateAccount adds an account, with its custom data if given, in one
+	// write. Errors: ErrInvalidInput (naming the field), ErrConflict
+	// (username or email taken, ignoring case), ErrLimitExceeded (custom
+	// data too large or deep).
 	CreateAccount(ctx context.Context, in AccountCreate) (*Account, error)
 	// Account returns the account with id. Errors: ErrNotFound.
 	Account(ctx context.Context, id string) (*Account, error)

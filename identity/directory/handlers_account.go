@@ -116,22 +116,14 @@ func (s *server) createAccount(c echo.Context) error {
 		// Stormpath: the username defaults to the email.
 		create.Username = create.Email
 	}
-	ctx := c.Request().Context()
-	p := provider(c)
-	acc, err := p.CreateAccount(ctx, create)
+	if len(customData) > 0 {
+		// Stored with the account in one write: an account never exists
+		// without the custom data it was created with.
+		create.CustomData = withoutNulls(customData)
+	}
+	acc, err := provider(c).CreateAccount(c.Request().Context(), create)
 	if err != nil {
 		return err
-	}
-	if len(customData) > 0 {
-		if _, err := p.ReplaceCustomData(ctx, acc.ID, withoutNulls(customData)); err != nil {
-			// Do not leave behind an account the caller was told was not
-			// created. The Provider has no transaction spanning both, so
-			// undo the first write.
-			if derr := p.DeleteAccount(context.WithoutCancel(ctx), acc.ID); derr != nil {
-				s.log.ErrorContext(ctx, "could not undo account creation", "account", acc.ID, "error", derr)
-			}
-			return err
-		}
 	}
 	href := s.href(c, wire.AccountPath(acc.ID, ""))
 	return created(c, href, s.accountJSON(c, acc, nil))

@@ -1,6 +1,8 @@
 package identitytest
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +11,8 @@ import (
 
 func accountTests() []test {
 	return []test{
+		{"Account/CreateWithCustomData", testCreateWithCustomData},
+		{"Account/CreateWithBadCustomDataCreatesNothing", testCreateWithBadCustomData},
 		{"Account/Create", testAccountCreate},
 		{"Account/CreateMinimal", testAccountCreateMinimal},
 		{"Account/IDsDiffer", testAccountIDsDiffer},
@@ -397,4 +401,36 @@ func testAccountReturnedCopies(t *testing.T, p identity.Provider) {
 	noErr(t, err, "ListAccounts")
 	l.Items[0].Surname = "Changed"
 	requireSameAccount(t, MustGetAccount(t, p, want.ID), &want)
+}
+
+func testCreateWithCustomData(t *testing.T, p identity.Provider) {
+	data, err := identity.DecodeCustomData([]byte(`{"plan":{"tier":"pro","seats":5},"tags":["a","b"]}`))
+	noErr(t, err, "decode")
+	a := MustCreate(t, p, identity.AccountCreate{Username: "withdata", Password: Password, CustomData: data})
+	got, err := p.CustomData(t.Context(), a.ID)
+	noErr(t, err, "CustomData")
+	if g, w := mustJSON(t, got), mustJSON(t, data); g != w {
+		t.Errorf("custom data = %s, want %s", g, w)
+	}
+}
+
+// testCreateWithBadCustomData: custom data that breaks a rule fails the
+// whole creation; no account is left behind.
+func testCreateWithBadCustomData(t *testing.T, p identity.Provider) {
+	for _, tc := range []struct {
+		name     string
+		data     identity.CustomData
+		sentinel error
+	}{
+		{"reserved", identity.CustomData{"meta": 1}, identity.ErrInvalidInput},
+		{"too large", identity.CustomData{"blob": strings.Repeat("x", 70_000)}, identity.ErrLimitExceeded},
+	} {
+		_, err := p.CreateAccount(t.Context(), identity.AccountCreate{Username: "baddata", Password: Password, CustomData: tc.data})
+		if !errors.Is(err, tc.sentinel) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.sentinel)
+		}
+		if _, err := p.FindAccount(t.Context(), "baddata"); !errors.Is(err, identity.ErrNotFound) {
+			t.Errorf("%s: an account was left behind: %v", tc.name, err)
+		}
+	}
 }

@@ -81,6 +81,10 @@ func (m *memory) InsertAccount(_ context.Context, r *store.AccountRecord) error 
 	}
 	m.seq++
 	a := &account{AccountRecord: *r, seq: m.seq}
+	a.CustomData = nil
+	if len(r.CustomData) > 0 {
+		m.data[r.ID] = slices.Clone(r.CustomData)
+	}
 	m.accounts[r.ID] = a
 	for _, k := range loginKeys(r) {
 		m.logins[k] = r.ID

@@ -34,6 +34,7 @@ func Seed(ctx context.Context, p identity.Provider, accounts ...Account) error {
 		acc, err := p.CreateAccount(ctx, identity.AccountCreate{
 			Username: a.Username, Password: a.Password, Email: a.Email,
 			GivenName: a.GivenName, Surname: a.Surname, Status: a.Status,
+			CustomData: a.CustomData,
 		})
 		if err != nil {
 			return fmt.Errorf("seed account %d (%q): %w", i, a.Username, err)
@@ -45,11 +46,6 @@ func Seed(ctx context.Context, p identity.Provider, accounts ...Account) error {
 			}
 			if err := p.AddToGroup(ctx, acc.ID, g.ID); err != nil {
 				return fmt.Errorf("seed account %q: group %q: %w", a.Username, name, err)
-			}
-		}
-		if len(a.CustomData) > 0 {
-			if _, err := p.ReplaceCustomData(ctx, acc.ID, a.CustomData); err != nil {
-				return fmt.Errorf("seed account %q: custom data: %w", a.Username, err)
 			}
 		}
 	}

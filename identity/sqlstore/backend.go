@@ -85,7 +85,16 @@ func (b *backend) InsertAccount(ctx context.Context, a *store.AccountRecord) err
 		if err != nil {
 			return err
 		}
-		return b.claimLogins(ctx, tx, a)
+		if err := b.claimLogins(ctx, tx, a); err != nil {
+			return err
+		}
+		if len(a.CustomData) == 0 {
+			return nil
+		}
+		// In the same transaction: an account never exists without the
+		// custom data it was created with, even if the process dies.
+		_, err = tx.ExecContext(ctx, `INSERT INTO custom_data (account_id, data) VALUES ($1, $2)`, a.ID, string(a.CustomData))
+		return err
 	})
 	return fail(ctx, "insert account", err)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -307,7 +308,7 @@ func TestAccountsRoundTrip(t *testing.T) {
 		must(t, "AccountByID", err)
 		want := *r
 		want.CreatedAt, want.ModifiedAt, want.PasswordModifiedAt = r.CreatedAt.UTC(), r.ModifiedAt.UTC(), r.PasswordModifiedAt.UTC()
-		if *got != want {
+		if !reflect.DeepEqual(*got, want) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", *got, want)
 		}
 		for _, tm := range []time.Time{got.CreatedAt, got.ModifiedAt, got.PasswordModifiedAt} {
@@ -318,7 +319,7 @@ func TestAccountsRoundTrip(t *testing.T) {
 		for _, login := range []string{"ålice", "alice@example.com"} {
 			byLogin, err := b.AccountByLogin(ctx, login)
 			must(t, "AccountByLogin "+login, err)
-			if *byLogin != want {
+			if !reflect.DeepEqual(*byLogin, want) {
 				t.Fatalf("AccountByLogin(%q) = %+v", login, byLogin)
 			}
 		}
@@ -434,7 +435,7 @@ func TestUpdateAccount(t *testing.T) {
 		must(t, "UpdateAccount", err)
 		stored, err := b.AccountByID(ctx, a.ID)
 		must(t, "AccountByID", err)
-		if *stored != *got || stored.Status != identity.StatusDisabled || stored.PasswordHash != "$argon2id$new" ||
+		if !reflect.DeepEqual(*stored, *got) || stored.Status != identity.StatusDisabled || stored.PasswordHash != "$argon2id$new" ||
 			!stored.ModifiedAt.Equal(later) || stored.Surname != "Ürban" {
 			t.Fatalf("stored %+v, returned %+v", stored, got)
 		}

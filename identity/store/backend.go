@@ -83,6 +83,9 @@ type AccountRecord struct {
 	PasswordHash string
 	UsernameKey  string
 	EmailKey     string // "" when the account has no email
+	// CustomData is the JSON the account is created with, written by
+	// InsertAccount in the same transaction; lookups leave it nil.
+	CustomData []byte
 }
 
 // APIKeyRecord is an API key as stored: never the secret, only its hash.

@@ -130,6 +130,12 @@ func (p *Provider) CreateAccount(ctx context.Context, in identity.AccountCreate)
 	if err := identity.CheckStatus(status); err != nil {
 		return nil, err
 	}
+	var data []byte
+	if len(in.CustomData) > 0 {
+		if data, err = p.limits.CheckCustomData(in.CustomData); err != nil {
+			return nil, err
+		}
+	}
 	// Hash last: a request with a bad field must not cost a KDF run.
 	hash, err := p.newPasswordHash(in.Password, in.PasswordHash, username, email)
 	if err != nil {
@@ -151,6 +157,7 @@ func (p *Provider) CreateAccount(ctx context.Context, in identity.AccountCreate)
 		PasswordHash: hash,
 		UsernameKey:  identity.FoldKey(username),
 		EmailKey:     foldEmail(email),
+		CustomData:   data,
 	}
 	if err := p.b.InsertAccount(ctx, rec); err != nil {
 		return nil, err
