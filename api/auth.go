@@ -64,6 +64,12 @@ func AccountFrom(c echo.Context) (*identity.Account, bool) {
 }
 
 // AuthConfig configures the authentication middleware.
+//
+// Password logins go to the Provider with the client IP in the context
+// (identity.WithClientIP), for failed-login regulation: the one set by the
+// ClientIP middleware if it ran, otherwise the one the Echo instance's
+// IPExtractor finds (the connection's peer without one). A throttled login
+// answers 429 with Retry-After.
 type AuthConfig struct {
 	// Skipper skips the middleware for some requests.
 	// Optional. Default value middleware.DefaultSkipper.
@@ -253,6 +259,9 @@ func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, er
 		if !a.allowed[MethodPassword] {
 			return nil, a.basicFailed(errors.New("password authentication not allowed"))
 		}
+		if identity.ClientIP(ctx) == "" {
+			ctx = identity.WithClientIP(ctx, realIP(c))
+		}
 		var acc *identity.Account
 		acc, err = a.cfg.Provider.Authenticate(ctx, user, pass)
 		if err == nil {
@@ -260,10 +269,18 @@ func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, er
 		}
 	}
 	if err != nil {
+		if errors.Is(err, identity.ErrThrottled) {
+			// The error handler answers 429 with Retry-After, the same for
+			// every login, known or not.
+			a.cfg.Logger.InfoContext(ctx, "authentication throttled",
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+				"ip", realIP(c), "retry_after", identity.RetryAfter(err).String())
+			return nil, err
+		}
 		if isAuthFailure(err) {
 			a.cfg.Logger.InfoContext(ctx, "authentication failed",
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
-				"reason", reasonOf(err), "ip", c.RealIP())
+				"reason", reasonOf(err), "ip", realIP(c))
 			return nil, a.basicFailed(err)
 		}
 		return nil, err

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -85,6 +87,59 @@ func RequireScope(realm string, scopes ...string) echo.MiddlewareFunc {
 	}
 }
 
+// IPExtractor returns the echo.IPExtractor that finds a request's client
+// IP: the connection's peer, or, when the peer is in one of the trusted
+// proxy networks, the nearest address of X-Forwarded-For that is not
+// (reading from the right, so a client cannot choose its address by
+// sending its own header through the proxies).
+//
+// Echo's own ExtractIPFromXFFHeader trusts loopback, link-local and private
+// addresses by default, so any client on the local network, or any local
+// process, could pick the IP regulation counts it under; here only the
+// listed networks are trusted. With none, X-Forwarded-For is ignored.
+func IPExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		if p.Addr().Is4In6() {
+			// ::ffff:10.0.0.0/104 is 10.0.0.0/8: echo compares IPv4
+			// addresses in their 4-byte form.
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(0, p.Bits()-96))
+		}
+		p = p.Masked()
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{
+			IP:   net.IP(p.Addr().AsSlice()),
+			Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen()),
+		}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// ClientIP is the middleware that puts the request's client IP in its
+// context (identity.WithClientIP), where failed-login regulation reads it.
+// The IP is c.RealIP(), so the Echo instance's IPExtractor decides; New
+// installs IPExtractor(Config.TrustedProxies). Without an IPExtractor the
+// connection's peer is used: Echo's fallback believes any client's
+// X-Forwarded-For.
+func ClientIP(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		c.SetRequest(req.WithContext(identity.WithClientIP(req.Context(), realIP(c))))
+		return next(c)
+	}
+}
+
+// realIP is c.RealIP() when the Echo instance has an IPExtractor, and the
+// connection's peer otherwise.
+func realIP(c echo.Context) string {
+	if e := c.Echo(); e != nil && e.IPExtractor != nil {
+		return c.RealIP()
+	}
+	return echo.ExtractIPDirect()(c.Request())
+}
+
 // requestID gives every request an id, in the response's X-Request-Id and
 // in logs. A client's own id is kept only if it is short and plain, so it
 // cannot inject into logs.
@@ -157,7 +212,7 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 				slog.String("route", c.Path()),
 				slog.Int("status", status),
 				slog.Duration("latency", time.Since(start)),
-				slog.String("ip", c.RealIP()),
+				slog.String("ip", realIP(c)),
 			)
 			return nil
 		}

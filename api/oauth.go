@@ -47,6 +47,20 @@ func (s *server) oauthFail(c echo.Context, err error) error {
 	if errors.As(err, &oe) {
 		return s.writeOAuthError(c, oe)
 	}
+	if errors.Is(err, identity.ErrThrottled) {
+		// RFC 6749 has no error for this. slow_down (RFC 8628 §3.5: "wait
+		// and retry later") says what the client must do, and keeps
+		// temporarily_unavailable for an unreachable identity service
+		// (503): a client can tell "you, slow down" from "we are down".
+		s.log.InfoContext(c.Request().Context(), "token request throttled",
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+			"ip", realIP(c), "retry_after", identity.RetryAfter(err).String())
+		return s.writeOAuthError(c, &oauthError{
+			Status: http.StatusTooManyRequests, Code: "slow_down",
+			Description: identity.ErrThrottled.Message,
+			Header:      http.Header{"Retry-After": {strconv.Itoa(ceilSeconds(identity.RetryAfter(err)))}},
+		})
+	}
 	if errors.Is(err, identity.ErrUnavailable) {
 		s.log.WarnContext(c.Request().Context(), "identity provider unavailable", "path", c.Path(), "error", err)
 		return s.writeOAuthError(c, &oauthError{

@@ -10,6 +10,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -31,6 +32,13 @@ type Config struct {
 	AllowedScopes []string
 	// BodyLimit bounds request bodies in bytes. Default 1 MiB.
 	BodyLimit int64
+	// TrustedProxies are the networks of the reverse proxies in front of
+	// the server. The client IP (for logs and failed-login regulation) is
+	// the connection's peer, unless the peer is in one of these: then it
+	// is taken from X-Forwarded-For, as the nearest address that is not a
+	// trusted proxy. Default: none, so X-Forwarded-For is ignored
+	// (loopback and private networks are not trusted unless listed).
+	TrustedProxies []netip.Prefix
 	// Ready reports whether the server can serve requests (for /readyz).
 	// Default: always ready.
 	Ready func(ctx context.Context) error
@@ -87,7 +95,10 @@ func New(cfg Config, p identity.Provider, logger *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = ErrorHandler(logger)
+	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
 	e.Use(requestID)
+	e.Use(securityHeaders)
+	e.Use(ClientIP)
 	e.Use(requestLogger(logger))
 	e.Use(middleware.Recover())
 	e.Use(bodyLimit(cfg.BodyLimit))

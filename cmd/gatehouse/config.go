@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -17,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
@@ -38,6 +40,7 @@ type Config struct {
 	Cache       CacheConfig      `mapstructure:"cache"`
 	Password    PasswordConfig   `mapstructure:"password"`
 	CustomData  CustomDataConfig `mapstructure:"custom_data"`
+	Regulation  RegulationConfig `mapstructure:"regulation"`
 	Directory   DirectoryConfig  `mapstructure:"directory"`
 	Log         LogConfig        `mapstructure:"log"`
 }
@@ -51,6 +54,29 @@ type ServerConfig struct {
 	TLS   TLSConfig `mapstructure:"tls"`
 	// BodyLimit bounds request bodies, in bytes.
 	BodyLimit int64 `mapstructure:"body_limit"`
+	// TrustedProxies are the addresses or CIDR networks of reverse proxies
+	// whose X-Forwarded-For is believed; from anyone else the client IP is
+	// the connection's peer.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	HTTPLimits     `mapstructure:",squash"`
+}
+
+// HTTPLimits bound what one client can hold of an HTTP server; the API
+// server and the directory each have their own (server.*, directory.*).
+type HTTPLimits struct {
+	// ReadHeaderTimeout bounds reading a request's headers: a client
+	// sending them slowly (slowloris) is cut off.
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	// WriteTimeout bounds the time from the end of the request headers to
+	// the end of the answer.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// IdleTimeout bounds how long a keep-alive connection waits for its
+	// next request.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxHeaderBytes bounds the request line and headers, in bytes.
+	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
 }
 
 // TLSConfig names a PEM certificate (chain) and its key. Both or neither:
@@ -88,6 +114,14 @@ type RemoteConfig struct {
 	Timeout time.Duration `mapstructure:"timeout"`
 	// Retries is how many times a failed safe request is retried.
 	Retries int `mapstructure:"retries"`
+	// InsecureHTTP allows a plain http:// URL whose host is not loopback:
+	// the admin key and users' passwords would cross the network in clear.
+	InsecureHTTP bool `mapstructure:"insecure_http"`
+	// BreakerThreshold is how many consecutive unavailable answers open the
+	// circuit breaker (negative: no breaker); BreakerCooldown is how long it
+	// stays open before a probe.
+	BreakerThreshold int           `mapstructure:"breaker_threshold"`
+	BreakerCooldown  time.Duration `mapstructure:"breaker_cooldown"`
 }
 
 // MockConfig configures the in-memory mock provider.
@@ -124,6 +158,29 @@ type CacheConfig struct {
 	StaleTTL time.Duration `mapstructure:"stale_ttl"`
 }
 
+// RegulationConfig configures failed-login regulation (identity/regulate)
+// of password logins, in the API server and in the directory.
+type RegulationConfig struct {
+	// Enabled turns regulation on (the default).
+	Enabled bool `mapstructure:"enabled"`
+	// PairMaxFailures failures of one login from one client IP within
+	// PairWindow throttle that pair until the oldest leaves the window.
+	PairMaxFailures int           `mapstructure:"pair_max_failures"`
+	PairWindow      time.Duration `mapstructure:"pair_window"`
+	// AccountMaxFailures failures of one login from anywhere within
+	// AccountWindow lock it: 1 s after the last, doubling with every
+	// further failure up to MaxLockout.
+	AccountMaxFailures int           `mapstructure:"account_max_failures"`
+	AccountWindow      time.Duration `mapstructure:"account_window"`
+	MaxLockout         time.Duration `mapstructure:"max_lockout"`
+	// MaxEntries bounds the failure logs kept in memory (without Redis, or
+	// while Redis is down).
+	MaxEntries int `mapstructure:"max_entries"`
+	// RedisURL, when set, keeps the counters in Redis, shared by every
+	// server pointed at it; empty keeps them in memory.
+	RedisURL string `mapstructure:"redis_url"`
+}
+
 // PasswordConfig bounds password lengths, in Unicode code points.
 type PasswordConfig struct {
 	MinLength int `mapstructure:"min_length"`
@@ -151,7 +208,8 @@ type DirectoryConfig struct {
 	BaseURL string    `mapstructure:"base_url"`
 	TLS     TLSConfig `mapstructure:"tls"`
 	// BodyLimit bounds request bodies, in bytes.
-	BodyLimit int64 `mapstructure:"body_limit"`
+	BodyLimit  int64 `mapstructure:"body_limit"`
+	HTTPLimits `mapstructure:",squash"`
 }
 
 // LogConfig configures logging to standard error.
@@ -179,6 +237,12 @@ var defaults = []struct {
 	{"server.tls.cert_file", ""},
 	{"server.tls.key_file", ""},
 	{"server.body_limit", 1 << 20},
+	{"server.trusted_proxies", []string{}},
+	{"server.read_header_timeout", "5s"},
+	{"server.read_timeout", "30s"},
+	{"server.write_timeout", "30s"},
+	{"server.idle_timeout", "120s"},
+	{"server.max_header_bytes", 64 << 10},
 	{"identity.provider", "local"},
 	{"identity.local.database", "gatehouse.db"},
 	{"identity.remote.url", ""},
@@ -186,6 +250,9 @@ var defaults = []struct {
 	{"identity.remote.api_key_secret", ""},
 	{"identity.remote.timeout", "5s"},
 	{"identity.remote.retries", 2},
+	{"identity.remote.breaker_threshold", 5},
+	{"identity.remote.breaker_cooldown", "5s"},
+	{"identity.remote.insecure_http", false},
 	{"identity.mock.accounts", []any{}},
 	{"identity.mock.fast_hashing", false},
 	{"tokens.ttl", "10m"},
@@ -199,12 +266,25 @@ var defaults = []struct {
 	{"password.max_length", 128},
 	{"custom_data.max_bytes", 64 << 10},
 	{"custom_data.max_depth", 32},
+	{"regulation.enabled", true},
+	{"regulation.pair_max_failures", 5},
+	{"regulation.pair_window", "5m"},
+	{"regulation.account_max_failures", 100},
+	{"regulation.account_window", "1h"},
+	{"regulation.max_lockout", "15m"},
+	{"regulation.max_entries", 100_000},
+	{"regulation.redis_url", ""},
 	{"directory.addr", "127.0.0.1:8080"},
 	{"directory.database", "gatehouse-directory.db"},
 	{"directory.base_url", ""},
 	{"directory.tls.cert_file", ""},
 	{"directory.tls.key_file", ""},
 	{"directory.body_limit", 1 << 20},
+	{"directory.read_header_timeout", "5s"},
+	{"directory.read_timeout", "30s"},
+	{"directory.write_timeout", "30s"},
+	{"directory.idle_timeout", "120s"},
+	{"directory.max_header_bytes", 64 << 10},
 	{"log.level", "info"},
 	{"log.format", "json"},
 }
@@ -465,6 +545,9 @@ func (c *Config) normalize() {
 	for i, s := range c.Tokens.Scopes {
 		c.Tokens.Scopes[i] = strings.TrimSpace(s)
 	}
+	for i, s := range c.Server.TrustedProxies {
+		c.Server.TrustedProxies[i] = strings.TrimSpace(s)
+	}
 }
 
 // Bounds checked by Validate.
@@ -505,6 +588,10 @@ func (c *Config) Validate() error {
 	if c.Server.BodyLimit < minBodyLimit || c.Server.BodyLimit > maxBodyLimit {
 		bad("server.body_limit", "must be between %d and %d bytes", minBodyLimit, maxBodyLimit)
 	}
+	if _, err := parseTrustedProxies(c.Server.TrustedProxies); err != nil {
+		bad("server.trusted_proxies", "%v", err)
+	}
+	checkHTTPLimits(c.Server.HTTPLimits, "server", bad)
 
 	switch c.Identity.Provider {
 	case "local", "remote", "mock":
@@ -517,6 +604,10 @@ func (c *Config) Validate() error {
 	if u := c.Identity.Remote.URL; u != "" {
 		if err := checkBaseURL(u); err != nil {
 			bad("identity.remote.url", "%v", err)
+		} else if pu, _ := url.Parse(u); c.Identity.Provider == "remote" && pu.Scheme == "http" &&
+			!c.Identity.Remote.InsecureHTTP && !loopbackHost(pu.Hostname()) {
+			bad("identity.remote.url", "is plain http:// to a host that is not loopback: the admin key and users' passwords "+
+				"would cross the network in clear; use https://, or set identity.remote.insecure_http to allow it knowingly")
 		}
 	}
 	if c.Identity.Provider == "remote" {
@@ -537,6 +628,12 @@ func (c *Config) Validate() error {
 	}
 	if r := c.Identity.Remote.Retries; r < 0 || r > maxRemoteRetries {
 		bad("identity.remote.retries", "must be between 0 and %d", maxRemoteRetries)
+	}
+	if c.Identity.Remote.BreakerThreshold == 0 || c.Identity.Remote.BreakerThreshold > 1000 {
+		bad("identity.remote.breaker_threshold", "must be between 1 and 1000, or negative to turn the breaker off (got %d)", c.Identity.Remote.BreakerThreshold)
+	}
+	if c.Identity.Remote.BreakerCooldown < 100*time.Millisecond || c.Identity.Remote.BreakerCooldown > 10*time.Minute {
+		bad("identity.remote.breaker_cooldown", "must be between 100ms and 10m (got %s)", c.Identity.Remote.BreakerCooldown)
 	}
 	for i, a := range c.Identity.Mock.Accounts {
 		key := fmt.Sprintf("identity.mock.accounts[%d]", i)
@@ -576,6 +673,33 @@ func (c *Config) Validate() error {
 		seen[s] = true
 	}
 
+	if r := c.Regulation; r.Enabled {
+		if r.PairMaxFailures < 1 || r.PairMaxFailures > 1000 {
+			bad("regulation.pair_max_failures", "must be between 1 and 1000 (got %d)", r.PairMaxFailures)
+		}
+		if r.PairWindow < time.Second || r.PairWindow > 24*time.Hour {
+			bad("regulation.pair_window", "must be between 1s and 24h (got %s)", r.PairWindow)
+		}
+		if r.AccountMaxFailures < 1 || r.AccountMaxFailures > 10_000 {
+			bad("regulation.account_max_failures", "must be between 1 and 10000 (got %d; NIST SP 800-63B asks for at most 100)", r.AccountMaxFailures)
+		}
+		if r.AccountWindow < time.Second || r.AccountWindow > 7*24*time.Hour {
+			bad("regulation.account_window", "must be between 1s and 168h (got %s)", r.AccountWindow)
+		}
+		if r.MaxLockout < time.Second || r.MaxLockout > 24*time.Hour {
+			bad("regulation.max_lockout", "must be between 1s and 24h (got %s)", r.MaxLockout)
+		}
+		if r.MaxEntries < 100 || r.MaxEntries > 10_000_000 {
+			bad("regulation.max_entries", "must be between 100 and 10000000 (got %d)", r.MaxEntries)
+		}
+		if r.RedisURL != "" {
+			if _, err := redis.ParseURL(r.RedisURL); err != nil {
+				// The error may quote the URL, password included.
+				bad("regulation.redis_url", "must be a redis://, rediss:// or unix:// URL (%s)", redactDSN(r.RedisURL))
+			}
+		}
+	}
+
 	if c.Password.MinLength < minPasswordMin {
 		bad("password.min_length", "must be at least %d", minPasswordMin)
 	}
@@ -604,6 +728,7 @@ func (c *Config) Validate() error {
 	if c.Directory.BodyLimit < minBodyLimit || c.Directory.BodyLimit > maxBodyLimit {
 		bad("directory.body_limit", "must be between %d and %d bytes", minBodyLimit, maxBodyLimit)
 	}
+	checkHTTPLimits(c.Directory.HTTPLimits, "directory", bad)
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -634,6 +759,59 @@ func checkAddr(addr string) error {
 	return nil
 }
 
+// Bounds of HTTPLimits.
+const (
+	maxReadHeaderTimeout = 10 * time.Minute
+	maxReadWriteTimeout  = time.Hour
+	maxIdleTimeout       = 24 * time.Hour
+	minMaxHeaderBytes    = 1 << 10
+	maxMaxHeaderBytes    = 1 << 20
+)
+
+// checkHTTPLimits checks the timeouts and header bound of a server; prefix
+// is the keys' parent ("server"). None may be zero: net/http reads zero as
+// "no limit".
+func checkHTTPLimits(l HTTPLimits, prefix string, bad func(key, format string, args ...any)) {
+	if l.ReadHeaderTimeout < time.Millisecond || l.ReadHeaderTimeout > maxReadHeaderTimeout {
+		bad(prefix+".read_header_timeout", "must be between 1ms and %s (got %s)", maxReadHeaderTimeout, l.ReadHeaderTimeout)
+	}
+	if l.ReadTimeout < max(time.Millisecond, l.ReadHeaderTimeout) || l.ReadTimeout > maxReadWriteTimeout {
+		bad(prefix+".read_timeout", "must be between %s.read_header_timeout and 1h (got %s)", prefix, l.ReadTimeout)
+	}
+	if l.WriteTimeout < time.Millisecond || l.WriteTimeout > maxReadWriteTimeout {
+		bad(prefix+".write_timeout", "must be between 1ms and 1h (got %s)", l.WriteTimeout)
+	}
+	if l.IdleTimeout < time.Millisecond || l.IdleTimeout > maxIdleTimeout {
+		bad(prefix+".idle_timeout", "must be between 1ms and 24h (got %s)", l.IdleTimeout)
+	}
+	if l.MaxHeaderBytes < minMaxHeaderBytes || l.MaxHeaderBytes > maxMaxHeaderBytes {
+		bad(prefix+".max_header_bytes", "must be between %d and %d bytes (got %d)", minMaxHeaderBytes, maxMaxHeaderBytes, l.MaxHeaderBytes)
+	}
+}
+
+// parseTrustedProxies parses server.trusted_proxies: CIDR networks
+// (10.0.0.0/8, 2001:db8::/32) or single addresses (10.0.0.1).
+func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or a CIDR network", s)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("%q is not an address or a CIDR network", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
 // checkTLS checks that a certificate and its key are given both or neither;
 // prefix is the keys' parent ("server.tls").
 func checkTLS(c TLSConfig, prefix string, bad func(key, format string, args ...any)) {
@@ -662,6 +840,16 @@ func checkBaseURL(u string) error {
 		return errors.New("must not have a query or fragment")
 	}
 	return nil
+}
+
+// loopbackHost reports whether a URL's host is localhost or a loopback
+// address, which the remote provider may reach over plain HTTP.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
 }
 
 // checkText checks a required one-line value.
@@ -703,6 +891,7 @@ func (c *Config) settings() map[string]any {
 		out["identity.remote.api_key_secret"] = redacted
 	}
 	out["identity.local.database"] = redactDSN(c.Identity.Local.Database)
+	out["regulation.redis_url"] = redactDSN(c.Regulation.RedisURL)
 	out["directory.database"] = redactDSN(c.Directory.Database)
 	accounts := make([]mock.Account, len(c.Identity.Mock.Accounts))
 	for i, a := range c.Identity.Mock.Accounts {
@@ -725,6 +914,11 @@ func walkConfig(v reflect.Value, prefix string, fn func(key string, v reflect.Va
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		key := t.Field(i).Tag.Get("mapstructure")
+		if key == ",squash" {
+			// An embedded struct whose keys belong to the parent.
+			walkConfig(v.Field(i), prefix, fn)
+			continue
+		}
 		if prefix != "" {
 			key = prefix + "." + key
 		}

@@ -22,22 +22,40 @@ func load(t *testing.T, file string, e env) (*Config, error) {
 var wantDefaults = Config{
 	Application: "gatehouse",
 	Server: ServerConfig{
-		Addr:      "127.0.0.1:5000",
-		Realm:     "gatehouse",
-		BodyLimit: 1 << 20,
+		Addr:           "127.0.0.1:5000",
+		Realm:          "gatehouse",
+		BodyLimit:      1 << 20,
+		TrustedProxies: []string{},
+		HTTPLimits:     defaultHTTPLimits,
 	},
 	Identity: IdentityConfig{
 		Provider: "local",
 		Local:    LocalConfig{Database: "gatehouse.db"},
-		Remote:   RemoteConfig{Timeout: 5 * time.Second, Retries: 2},
+		Remote:   RemoteConfig{Timeout: 5 * time.Second, Retries: 2, BreakerThreshold: 5, BreakerCooldown: 5 * time.Second},
 		Mock:     MockConfig{Accounts: []mock.Account{}},
 	},
 	Tokens:     TokensConfig{TTL: 10 * time.Minute, Issuer: "gatehouse", Scopes: []string{}},
 	Cache:      CacheConfig{Enabled: true, MaxEntries: 100_000, TTL: time.Minute, StaleTTL: 5 * time.Minute},
 	Password:   PasswordConfig{MinLength: 12, MaxLength: 128},
 	CustomData: CustomDataConfig{MaxBytes: 65536, MaxDepth: 32},
-	Directory:  DirectoryConfig{Addr: "127.0.0.1:8080", Database: "gatehouse-directory.db", BodyLimit: 1 << 20},
-	Log:        LogConfig{Level: "info", Format: "json"},
+	Regulation: RegulationConfig{
+		Enabled:         true,
+		PairMaxFailures: 5, PairWindow: 5 * time.Minute,
+		AccountMaxFailures: 100, AccountWindow: time.Hour, MaxLockout: 15 * time.Minute,
+		MaxEntries: 100_000,
+	},
+	Directory: DirectoryConfig{Addr: "127.0.0.1:8080", Database: "gatehouse-directory.db", BodyLimit: 1 << 20,
+		HTTPLimits: defaultHTTPLimits},
+	Log: LogConfig{Level: "info", Format: "json"},
+}
+
+// defaultHTTPLimits are the default limits of both servers.
+var defaultHTTPLimits = HTTPLimits{
+	ReadHeaderTimeout: 5 * time.Second,
+	ReadTimeout:       30 * time.Second,
+	WriteTimeout:      30 * time.Second,
+	IdleTimeout:       120 * time.Second,
+	MaxHeaderBytes:    65536,
 }
 
 func TestDefaults(t *testing.T) {
@@ -92,6 +110,12 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		{"server.tls.cert_file", "/tls/cert.pem", "/tls/cert.pem"},
 		{"server.tls.key_file", "/tls/key.pem", "/tls/key.pem"},
 		{"server.body_limit", "2048", int64(2048)},
+		{"server.trusted_proxies", "10.0.0.0/8, 192.0.2.1", []string{"10.0.0.0/8", "192.0.2.1"}},
+		{"server.read_header_timeout", "2s", 2 * time.Second},
+		{"server.read_timeout", "20s", 20 * time.Second},
+		{"server.write_timeout", "25s", 25 * time.Second},
+		{"server.idle_timeout", "60", 60 * time.Second},
+		{"server.max_header_bytes", "8192", 8192},
 		{"identity.provider", "mock", "mock"},
 		{"identity.local.database", "postgres://gatehouse@db/gatehouse", "postgres://gatehouse@db/gatehouse"},
 		{"identity.remote.url", "https://directory.example.com", "https://directory.example.com"},
@@ -99,6 +123,9 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		{"identity.remote.api_key_secret", "s3cret", "s3cret"},
 		{"identity.remote.timeout", "1500ms", 1500 * time.Millisecond},
 		{"identity.remote.retries", "5", 5},
+		{"identity.remote.breaker_threshold", "-1", -1},
+		{"identity.remote.breaker_cooldown", "30s", 30 * time.Second},
+		{"identity.remote.insecure_http", "true", true},
 		{"identity.mock.accounts", `[{"username":"alice","password":"correct horse battery"}]`,
 			[]mock.Account{{Username: "alice", Password: "correct horse battery"}}},
 		{"identity.mock.fast_hashing", "true", true},
@@ -113,12 +140,25 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		{"password.max_length", "200", 200},
 		{"custom_data.max_bytes", "1000", 1000},
 		{"custom_data.max_depth", "5", 5},
+		{"regulation.enabled", "false", false},
+		{"regulation.pair_max_failures", "3", 3},
+		{"regulation.pair_window", "10m", 10 * time.Minute},
+		{"regulation.account_max_failures", "50", 50},
+		{"regulation.account_window", "2h", 2 * time.Hour},
+		{"regulation.max_lockout", "5m", 5 * time.Minute},
+		{"regulation.max_entries", "1000", 1000},
+		{"regulation.redis_url", "redis://127.0.0.1:6379/2", "redis://127.0.0.1:6379/2"},
 		{"directory.addr", "0.0.0.0:8081", "0.0.0.0:8081"},
 		{"directory.database", "/data/directory.db", "/data/directory.db"},
 		{"directory.base_url", "https://directory.example.com/", "https://directory.example.com/"},
 		{"directory.tls.cert_file", "/tls/dir-cert.pem", "/tls/dir-cert.pem"},
 		{"directory.tls.key_file", "/tls/dir-key.pem", "/tls/dir-key.pem"},
 		{"directory.body_limit", "4096", int64(4096)},
+		{"directory.read_header_timeout", "3s", 3 * time.Second},
+		{"directory.read_timeout", "40s", 40 * time.Second},
+		{"directory.write_timeout", "45s", 45 * time.Second},
+		{"directory.idle_timeout", "90s", 90 * time.Second},
+		{"directory.max_header_bytes", "16384", 16384},
 		{"log.level", "DEBUG", "debug"},
 		{"log.format", "text", "text"},
 	}
@@ -245,6 +285,13 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"server.tls.cert_file", func(c *Config) { c.Server.TLS.KeyFile = "key.pem" }},
 		{"server.body_limit", func(c *Config) { c.Server.BodyLimit = 0 }},
 		{"server.body_limit", func(c *Config) { c.Server.BodyLimit = 1 << 30 }},
+		{"server.trusted_proxies", func(c *Config) { c.Server.TrustedProxies = []string{"10.0.0.0/33"} }},
+		{"server.trusted_proxies", func(c *Config) { c.Server.TrustedProxies = []string{"proxy.internal"} }},
+		{"server.read_header_timeout", func(c *Config) { c.Server.ReadHeaderTimeout = 0 }},
+		{"server.read_timeout", func(c *Config) { c.Server.ReadTimeout = time.Second }},
+		{"server.write_timeout", func(c *Config) { c.Server.WriteTimeout = 0 }},
+		{"server.idle_timeout", func(c *Config) { c.Server.IdleTimeout = 48 * time.Hour }},
+		{"server.max_header_bytes", func(c *Config) { c.Server.MaxHeaderBytes = 100 }},
 		{"identity.provider", func(c *Config) { c.Identity.Provider = "ldap" }},
 		{"identity.local.database", func(c *Config) { c.Identity.Local.Database = " " }},
 		{"identity.remote.url", func(c *Config) { c.Identity.Remote.URL = "ftp://x" }},
@@ -256,11 +303,16 @@ func TestValidateNamesTheKey(t *testing.T) {
 		}},
 		{"identity.remote.api_key_id", func(c *Config) {
 			c.Identity.Provider = "remote"
-			c.Identity.Remote.URL, c.Identity.Remote.APIKeySecret = "http://x", "gks_x"
+			c.Identity.Remote.URL, c.Identity.Remote.APIKeySecret = "https://x", "gks_x"
 		}},
 		{"identity.remote.api_key_secret", func(c *Config) {
 			c.Identity.Provider = "remote"
-			c.Identity.Remote.URL, c.Identity.Remote.APIKeyID = "http://x", "gk_x"
+			c.Identity.Remote.URL, c.Identity.Remote.APIKeyID = "http://127.0.0.1:8080", "gk_x"
+		}},
+		{"identity.remote.url", func(c *Config) {
+			c.Identity.Provider = "remote"
+			c.Identity.Remote.URL = "http://directory.internal:8080"
+			c.Identity.Remote.APIKeyID, c.Identity.Remote.APIKeySecret = "gk_x", "gks_x"
 		}},
 		{"identity.remote.timeout", func(c *Config) { c.Identity.Remote.Timeout = 0 }},
 		{"identity.remote.retries", func(c *Config) { c.Identity.Remote.Retries = -1 }},
@@ -285,6 +337,13 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"password.max_length", func(c *Config) { c.Password.MaxLength = 11 }},
 		{"custom_data.max_bytes", func(c *Config) { c.CustomData.MaxBytes = 0 }},
 		{"custom_data.max_depth", func(c *Config) { c.CustomData.MaxDepth = 0 }},
+		{"regulation.pair_max_failures", func(c *Config) { c.Regulation.PairMaxFailures = 0 }},
+		{"regulation.pair_window", func(c *Config) { c.Regulation.PairWindow = 0 }},
+		{"regulation.account_max_failures", func(c *Config) { c.Regulation.AccountMaxFailures = -1 }},
+		{"regulation.account_window", func(c *Config) { c.Regulation.AccountWindow = 30 * 24 * time.Hour }},
+		{"regulation.max_lockout", func(c *Config) { c.Regulation.MaxLockout = 0 }},
+		{"regulation.max_entries", func(c *Config) { c.Regulation.MaxEntries = 1 }},
+		{"regulation.redis_url", func(c *Config) { c.Regulation.RedisURL = "http://127.0.0.1:6379" }},
 		{"directory.addr", func(c *Config) { c.Directory.Addr = "" }},
 		{"directory.database", func(c *Config) { c.Directory.Database = "" }},
 		{"directory.base_url", func(c *Config) { c.Directory.BaseURL = "directory.example.com" }},
@@ -292,6 +351,11 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"directory.tls.key_file", func(c *Config) { c.Directory.TLS.CertFile = "cert.pem" }},
 		{"directory.tls.cert_file", func(c *Config) { c.Directory.TLS.KeyFile = "key.pem" }},
 		{"directory.body_limit", func(c *Config) { c.Directory.BodyLimit = 10 }},
+		{"directory.read_header_timeout", func(c *Config) { c.Directory.ReadHeaderTimeout = time.Hour }},
+		{"directory.read_timeout", func(c *Config) { c.Directory.ReadTimeout = 0 }},
+		{"directory.write_timeout", func(c *Config) { c.Directory.WriteTimeout = 2 * time.Hour }},
+		{"directory.idle_timeout", func(c *Config) { c.Directory.IdleTimeout = 0 }},
+		{"directory.max_header_bytes", func(c *Config) { c.Directory.MaxHeaderBytes = 1 << 30 }},
 		{"log.level", func(c *Config) { c.Log.Level = "verbose" }},
 		{"log.format", func(c *Config) { c.Log.Format = "xml" }},
 	}
@@ -455,6 +519,7 @@ func TestConfigShowRedactsSecrets(t *testing.T) {
 		"GATEHOUSE_IDENTITY_REMOTE_API_KEY_SECRET": "remote-s3cret",
 		"GATEHOUSE_IDENTITY_LOCAL_DATABASE":        "postgres://gatehouse:db-s3cret@db/gatehouse?sslmode=disable",
 		"GATEHOUSE_DIRECTORY_DATABASE":             "postgres://gatehouse@db/directory?password=dir-s3cret",
+		"GATEHOUSE_REGULATION_REDIS_URL":           "redis://:redis-s3cret@cache:6379/0",
 		"GATEHOUSE_IDENTITY_MOCK_ACCOUNTS":         `[{"username":"alice","password":"mock-s3cret-password"}]`,
 	}
 	for _, format := range []string{"table", "json"} {

@@ -88,13 +88,23 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 	// its name as the tokens' audience, so no application is set here.
 	opts := storeOptions(cfg, logger)
 	opts.Application = ""
+	var tenant directory.Tenant = directory.SQLTenant(db, opts)
+	if cfg.Regulation.Enabled {
+		counters, fallback, closeCounters := openCounters(ctx, cfg, "gatehouse:directory:regulate:", logger)
+		defer func() {
+			if cerr := closeCounters(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("close regulation.redis_url: %w", cerr))
+			}
+		}()
+		tenant = newRegulatedTenant(tenant, regulationConfig(cfg, logger, -1, fallback), counters)
+	}
 	handler := directory.New(directory.Config{
 		BaseURL:   cfg.Directory.BaseURL,
 		BodyLimit: cfg.Directory.BodyLimit,
 		// The same lifetime as the store's default, so that oAuthPolicy
 		// shows what tokens requested without one actually get.
 		TokenTTL: cfg.Tokens.TTL,
-	}, directory.SQLTenant(db, opts), logger)
+	}, tenant, logger)
 
 	pctx, stopPurge := context.WithCancel(ctx)
 	purged := make(chan struct{})
@@ -113,6 +123,7 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 		addr:    cfg.Directory.Addr,
 		addrKey: "directory.addr",
 		tls:     tlsConfig,
+		limits:  cfg.Directory.HTTPLimits,
 		attrs:   []any{"database", redactDSN(cfg.Directory.Database)},
 	})
 }

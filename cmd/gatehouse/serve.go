@@ -14,21 +14,12 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/api"
 	"github.com/gatehouse-id/gatehouse/identity/cache"
+	"github.com/gatehouse-id/gatehouse/identity/regulate"
 )
 
-// HTTP server limits. They bound what a slow or hostile client can hold:
-// ReadHeaderTimeout stops slowloris, the others bound a whole exchange and
-// an idle keep-alive connection. A later change makes them keys.
-const (
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
-	// shutdownTimeout is how long in-flight requests may take to finish
-	// once the server is told to stop.
-	shutdownTimeout = 10 * time.Second
-)
+// shutdownTimeout is how long in-flight requests may take to finish once a
+// server is told to stop.
+const shutdownTimeout = 10 * time.Second
 
 func (a *app) serveCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -72,15 +63,37 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		}
 	}()
 
+	// The order of the decorators matters: regulation → cache → provider.
+	// Regulation must see every attempt, cached or not, and refuse a
+	// throttled one before anything else runs. Inside the cache, it would
+	// be bypassed by every cache hit: a throttled attacker's wrong guesses
+	// would get 429 while a right one (cached since the real user's last
+	// login) would get 200, an oracle at full speed. Outside, a throttled
+	// attempt reaches neither the cache nor the provider, and a success
+	// the cache answers still clears the pair's count.
 	if cfg.Cache.Enabled {
 		p = cache.New(p, cache.Config{MaxEntries: cfg.Cache.MaxEntries, TTL: cfg.Cache.TTL, StaleTTL: cfg.Cache.StaleTTL})
 	}
+	if cfg.Regulation.Enabled {
+		counters, fallback, closeCounters := openCounters(ctx, cfg, "gatehouse:regulate:"+cfg.Application+":", logger)
+		defer func() {
+			if cerr := closeCounters(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("close regulation.redis_url: %w", cerr))
+			}
+		}()
+		p = regulate.New(p, regulationConfig(cfg, logger, cfg.Regulation.PairMaxFailures, fallback), counters)
+	}
+	trusted, err := parseTrustedProxies(cfg.Server.TrustedProxies)
+	if err != nil { // Validate has checked them
+		return fmt.Errorf("config: server.trusted_proxies: %w", err)
+	}
 	handler := api.New(api.Config{
-		Realm:         cfg.Server.Realm,
-		TokenTTL:      cfg.Tokens.TTL,
-		AllowedScopes: cfg.Tokens.Scopes,
-		BodyLimit:     cfg.Server.BodyLimit,
-		Ready:         ready,
+		Realm:          cfg.Server.Realm,
+		TokenTTL:       cfg.Tokens.TTL,
+		AllowedScopes:  cfg.Tokens.Scopes,
+		BodyLimit:      cfg.Server.BodyLimit,
+		TrustedProxies: trusted,
+		Ready:          ready,
 	}, p, logger)
 
 	return runHTTP(ctx, logger, httpService{
@@ -88,6 +101,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		addr:    cfg.Server.Addr,
 		addrKey: "server.addr",
 		tls:     tlsConfig,
+		limits:  cfg.Server.HTTPLimits,
 		attrs:   []any{"provider", cfg.Identity.Provider, "application", cfg.Application},
 	})
 }
@@ -114,22 +128,27 @@ type httpService struct {
 	addr, addrKey string
 	// tls, when not nil, makes the server speak HTTPS only.
 	tls *tls.Config
+	// limits are the server's timeouts and header bound.
+	limits HTTPLimits
 	// attrs are added to the "listening" log line.
 	attrs []any
 }
 
-// runHTTP serves s with the hardened http.Server settings until ctx is done,
+// runHTTP serves s with its limits until ctx is done,
 // then shuts down gracefully: in-flight requests get shutdownTimeout to
 // finish. It logs one "listening" line with the bound address.
 func runHTTP(ctx context.Context, logger *slog.Logger, s httpService) error {
 	srv := &http.Server{
-		Handler:           s.handler,
-		TLSConfig:         s.tls,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
+		Handler:   s.handler,
+		TLSConfig: s.tls,
+		// ReadHeaderTimeout stops slowloris; the others bound a whole
+		// exchange and an idle keep-alive connection. Validate has made
+		// sure none is zero (which net/http reads as unlimited).
+		ReadHeaderTimeout: s.limits.ReadHeaderTimeout,
+		ReadTimeout:       s.limits.ReadTimeout,
+		WriteTimeout:      s.limits.WriteTimeout,
+		IdleTimeout:       s.limits.IdleTimeout,
+		MaxHeaderBytes:    s.limits.MaxHeaderBytes,
 		// net/http's own complaints (TLS handshake errors, panics) go to the
 		// structured log too.
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/directory"
+	"github.com/gatehouse-id/gatehouse/identity/regulate"
+)
+
+// openCounters returns the counters of failed-login regulation: in memory,
+// or in Redis (regulation.redis_url) under prefix, with in-memory counters
+// as the fallback used while Redis is down. closeFn disconnects from Redis.
+//
+// A Redis that does not answer at start-up is not fatal, for the same
+// reason it is not fatal later: regulation fails open rather than keep the
+// service down. It is logged, and the fallback counts meanwhile.
+func openCounters(ctx context.Context, cfg *Config, prefix string, logger *slog.Logger) (counters, fallback regulate.Counters, closeFn func() error) {
+	mem := regulate.NewMemory(regulate.MemoryConfig{MaxLogs: cfg.Regulation.MaxEntries})
+	url := cfg.Regulation.RedisURL
+	if url == "" {
+		return mem, nil, func() error { return nil }
+	}
+	quietRedis()
+	r, err := regulate.OpenRedis(url, regulate.RedisConfig{Prefix: prefix})
+	if err != nil {
+		// Validate parsed the URL already; this guards a caller that skipped it.
+		logger.Warn("regulation.redis_url cannot be used; failed-login counters stay in memory",
+			"url", redactDSN(url))
+		return mem, nil, func() error { return nil }
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := r.Ping(pctx); err != nil {
+		logger.Warn("regulation.redis_url does not answer; failed-login regulation counts in memory until it does",
+			"url", redactDSN(url), "error", err)
+	} else {
+		logger.Debug("failed-login counters in Redis", "url", redactDSN(url), "prefix", prefix)
+	}
+	return r, mem, r.Close
+}
+
+var quietRedisOnce sync.Once
+
+// quietRedis silences go-redis's own logger, a process-wide one that
+// writes to standard error: the regulator logs Redis failures itself,
+// structured and rate-limited.
+func quietRedis() {
+	quietRedisOnce.Do(func() { redis.SetLogger(discardRedisLog{}) })
+}
+
+type discardRedisLog struct{}
+
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
+
+// regulationConfig maps regulation.* onto regulate.Config. pairMax is the
+// pair limit to use (-1 for none).
+func regulationConfig(cfg *Config, logger *slog.Logger, pairMax int, fallback regulate.Counters) regulate.Config {
+	r := cfg.Regulation
+	return regulate.Config{
+		PairMaxFailures:    pairMax,
+		PairWindow:         r.PairWindow,
+		AccountMaxFailures: r.AccountMaxFailures,
+		AccountWindow:      r.AccountWindow,
+		MaxLockout:         r.MaxLockout,
+		Fallback:           fallback,
+		Logger:             logger.With("component", "regulate"),
+	}
+}
+
+// regulatedTenant is a directory.Tenant whose applications' providers are
+// regulated: the directory regulates its own login attempts, whoever makes
+// them (API servers, or applications using a Stormpath SDK directly).
+//
+// Only the login-wide limit applies there. The directory's peers are the
+// API servers, not the users: counting pairs by peer would let five
+// failures through one API server throttle that login for every user
+// behind it. The API servers apply the pair limit, with the users' real
+// addresses. The login-wide limit at the directory is what holds across
+// API servers that do not share their counters.
+type regulatedTenant struct {
+	directory.Tenant
+	cfg      regulate.Config
+	counters regulate.Counters
+
+	mu   sync.Mutex
+	regs map[string]*regulate.Regulator // by application id
+}
+
+func newRegulatedTenant(t directory.Tenant, cfg regulate.Config, counters regulate.Counters) *regulatedTenant {
+	return &regulatedTenant{Tenant: t, cfg: cfg, counters: counters, regs: map[string]*regulate.Regulator{}}
+}
+
+// Application implements directory.Tenant with a regulated provider. Each
+// application's logins are counted apart (the namespace is its id).
+func (t *regulatedTenant) Application(ctx context.Context, appID string) (*directory.Application, identity.Provider, error) {
+	app, p, err := t.Tenant.Application(ctx, appID)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// SQLTenant keeps one provider per application, so one Regulator per
+	// application wraps it for good.
+	r, ok := t.regs[app.ID]
+	if !ok {
+		cfg := t.cfg
+		cfg.Namespace = app.ID
+		r = regulate.New(p, cfg, t.counters)
+		t.regs[app.ID] = r
+	}
+	return app, r, nil
+}
