@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
+	"github.com/gatehouse-id/gatehouse/api"
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/mock"
 	"github.com/gatehouse-id/gatehouse/identity/remote"
@@ -73,7 +75,11 @@ func openRemote(ctx context.Context, cfg *Config, logger *slog.Logger) (identity
 		Application:  cfg.Application,
 		Timeout:      rc.Timeout,
 		Retries:      retries,
-		Logger:       logger.With("component", "remote"),
+		InsecureHTTP: rc.InsecureHTTP,
+		// Zero means the remote default; our keys' defaults are explicit.
+		BreakerThreshold: rc.BreakerThreshold,
+		BreakerCooldown:  rc.BreakerCooldown,
+		Logger:           logger.With("component", "remote"),
 	})
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
@@ -88,9 +94,15 @@ func openRemote(ctx context.Context, cfg *Config, logger *slog.Logger) (identity
 	logger.Debug("identity provider opened", "provider", "remote", "url", rc.URL, "application", cfg.Application)
 	// Ready asks the directory something every request depends on: the
 	// settings tokens are verified with.
+	// readyz says why it is not ready, circuit breaker state included; once
+	// the breaker's cool-down has passed, readyz itself is a probe.
 	ready := func(ctx context.Context) error {
-		_, err := rp.TokenSettings(ctx)
-		return err
+		if _, err := rp.TokenSettings(ctx); err != nil {
+			return &api.Error{Status: http.StatusServiceUnavailable, Code: string(identity.CodeUnavailable),
+				Message: fmt.Sprintf("The identity directory is not answering (circuit breaker %s).", rp.BreakerState()),
+				Header:  http.Header{"Retry-After": {"5"}}, Err: err}
+		}
+		return nil
 	}
 	return rp, rp.Close, ready, nil
 }

@@ -171,6 +171,8 @@ func (s *server) errorHandler(err error, c echo.Context) {
 	case status == http.StatusServiceUnavailable:
 		s.log.WarnContext(ctx, "identity store unavailable", "request_id", reqID, "route", c.Path(), "error", err)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	case status == http.StatusTooManyRequests && e.body.RetryAfter > 0:
+		c.Response().Header().Set("Retry-After", strconv.Itoa(e.body.RetryAfter))
 	case status >= 500:
 		s.log.ErrorContext(ctx, "internal error", "request_id", reqID, "method", c.Request().Method,
 			"route", c.Path(), "error", err)

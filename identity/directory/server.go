@@ -43,7 +43,7 @@ func New(cfg Config, t Tenant, logger *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.requestID, s.requestLogger, s.recover, s.bodyLimit)
+	e.Use(s.requestID, securityHeaders, s.requestLogger, s.recover, s.bodyLimit)
 	s.routes(e)
 	return e
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/mock"
 )
 
 // TestAccountUpdateFailsWhole: an account update carrying inline custom
@@ -48,4 +50,18 @@ func TestAccountUpdateFailsWhole(t *testing.T) {
 			t.Errorf("custom data not merged: %v", cd)
 		}
 	})
+}
+
+// TestThrottledHasRetryAfter: a throttled login attempt answers 429 with
+// the wait both in the body and in the Retry-After header.
+func TestThrottledHasRetryAfter(t *testing.T) {
+	h := newStatic(t)
+	h.p.(*mock.Provider).Fail(mock.OpAuthenticate, identity.Throttled(42*time.Second))
+	r := h.post(h.appPath("loginAttempts"), map[string]string{"type": "basic", "value": b64("alice:whatever password")}).expect(429, "throttled")
+	if got := r.Header.Get("Retry-After"); got != "42" {
+		t.Errorf("Retry-After = %q, want 42", got)
+	}
+	if r.Num("retryAfter") != 42 {
+		t.Errorf("retryAfter = %d", r.Num("retryAfter"))
+	}
 }

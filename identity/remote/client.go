@@ -13,7 +13,9 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -44,9 +46,19 @@ const (
 	// pageSize is the page size used to read whole collections.
 	pageSize = identity.MaxLimit
 
+	// maxPeek bounds how much of a 429's body is read to tell throttling
+	// from overload before the retry decision.
+	maxPeek = 64 << 10
+
 	contentJSON       = "application/json"
 	contentMergePatch = "application/merge-patch+json"
 	userAgent         = "gatehouse-remote/1"
+
+	// HeaderClientIP carries the IP address of the client on whose behalf
+	// a call is made (identity.ClientIP of the call's context), so that the
+	// directory can regulate failed logins per client. The directory
+	// honours it only from callers holding an admin key.
+	HeaderClientIP = "Gatehouse-Client-IP"
 )
 
 // ErrAdminKeyRejected is returned (wrapped) when the directory answers 401
@@ -70,6 +82,7 @@ type Provider struct {
 	transport http.RoundTripper
 	http      *http.Client
 	rc        *retryablehttp.Client
+	breaker   *breaker // nil when disabled
 }
 
 // keepIdle is a RoundTripper without CloseIdleConnections.
@@ -85,7 +98,7 @@ var _ identity.Provider = (*Provider)(nil)
 // admin key, with identity.ErrUnavailable when the directory cannot be
 // reached, and with ErrAdminKeyRejected when it refuses the key.
 func New(ctx context.Context, cfg Config) (*Provider, error) {
-	base, err := checkURL(cfg.URL)
+	base, err := checkURL(cfg.URL, cfg.InsecureHTTP)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +113,8 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		return nil, errors.New("remote: Config.Application is required")
 	case cfg.Timeout < 0:
 		return nil, errors.New("remote: Config.Timeout must not be negative")
+	case cfg.BreakerCooldown < 0:
+		return nil, errors.New("remote: Config.BreakerCooldown must not be negative")
 	}
 	p := &Provider{
 		base:    base,
@@ -121,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
+	p.breaker = newBreaker(cfg, p.log)
 	transport := cfg.Transport
 	if transport == nil {
 		transport = newTransport()
@@ -156,8 +172,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 }
 
 // checkURL validates the directory's base URL and returns it without a
-// trailing slash.
-func checkURL(raw string) (string, error) {
+// trailing slash. Plain HTTP is refused unless the host is loopback or
+// insecure is set.
+func checkURL(raw string, insecure bool) (string, error) {
 	if raw == "" {
 		return "", errors.New("remote: Config.URL is required")
 	}
@@ -174,8 +191,22 @@ func checkURL(raw string) (string, error) {
 		return "", errors.New("remote: Config.URL must not hold credentials; use APIKeyID and APIKeySecret")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", errors.New("remote: Config.URL must not have a query or a fragment")
+	case u.Scheme == "http" && !insecure && !loopback(u.Hostname()):
+		return "", fmt.Errorf("remote: Config.URL %s is plain HTTP to a host that is not loopback: the admin key and every "+
+			"password sent to the directory would cross the network in clear; use https, or allow it knowingly "+
+			"with Config.InsecureHTTP (identity.remote.insecure_http)", u.Redacted())
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// loopback reports whether host (a URL's Hostname) is localhost or a
+// loopback address: 127.0.0.0/8 or ::1 (an IPv4-mapped 127.x included).
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
 }
 
 // newTransport returns a pooled keep-alive transport: http.DefaultTransport's
@@ -267,11 +298,23 @@ type attemptsKey struct{}
 
 // do sends c, with retries as its kind allows, and decodes a successful
 // answer into out: a *[]byte receives the raw body, anything else is
-// decoded as JSON, and nil discards the body.
+// decoded as JSON, and nil discards the body. The circuit breaker sees the
+// outcome of the whole call; while it is open, do fails at once.
 func (p *Provider) do(ctx context.Context, c *call, out any) error {
 	if err := ctx.Err(); err != nil {
 		return p.contextError(c, err)
 	}
+	done, err := p.breaker.allow(c)
+	if err != nil {
+		return err
+	}
+	err = p.send(ctx, c, out)
+	done(err)
+	return err
+}
+
+// send is do without the circuit breaker.
+func (p *Provider) send(ctx context.Context, c *call, out any) error {
 	var body any // nil interface, not a typed nil, when there is none
 	switch {
 	case c.raw != nil:
@@ -311,6 +354,9 @@ func (p *Provider) do(ctx context.Context, c *call, out any) error {
 	if c.retry == retryIdempotent {
 		req.Header.Set("Idempotency-Key", crand.Text())
 	}
+	if ip := clientIP(ctx); ip != "" {
+		req.Header.Set(HeaderClientIP, ip)
+	}
 
 	start := time.Now()
 	resp, err := p.rc.Do(req)
@@ -347,6 +393,13 @@ func (p *Provider) do(ctx context.Context, c *call, out any) error {
 	}
 	switch out := out.(type) {
 	case nil:
+		// The status is the answer, but a body cut short or garbled says
+		// the exchange went wrong (a 200 from a revocation lookup must not
+		// read as "revoked" when it is half a body).
+		if len(bytes.TrimSpace(raw)) > 0 && !json.Valid(raw) {
+			return identity.Unavailable(fmt.Errorf("%s %s: the answer (status %d, request id %q) is not JSON",
+				c.method, c.path, resp.StatusCode, requestID(resp)))
+		}
 		return nil
 	case *[]byte:
 		*out = raw
@@ -375,6 +428,16 @@ func (p *Provider) statusError(c *call, resp *http.Response, raw []byte) error {
 	}
 	var we wire.Error
 	isWire := json.Unmarshal(raw, &we) == nil && (we.ErrorCode != "" || we.Code != 0)
+	if status == http.StatusTooManyRequests && isWire && we.ErrorCode == string(identity.CodeThrottled) {
+		// The end user's failed logins are being regulated: an answer, not
+		// an overloaded directory. Never retried (see checkRetry).
+		if we.RetryAfter <= 0 {
+			if ra, ok := retryAfter(resp); ok {
+				we.RetryAfter = int((ra + time.Second - 1) / time.Second)
+			}
+		}
+		return we.Err()
+	}
 	if status >= 500 || status == http.StatusTooManyRequests || status < 400 || !isWire {
 		what := "a non-protocol answer"
 		if isWire {
@@ -386,6 +449,27 @@ func (p *Provider) statusError(c *call, resp *http.Response, raw []byte) error {
 		we.Status = status
 	}
 	return we.Err()
+}
+
+// clientIP returns the client IP of ctx in its canonical form, or "" when
+// there is none or it is not an IP address (it is never sent then).
+func clientIP(ctx context.Context) string {
+	raw := identity.ClientIP(ctx)
+	if raw == "" {
+		return ""
+	}
+	ip, err := netip.ParseAddr(raw)
+	if err != nil {
+		// An "IP:port" from a caller that did not split it.
+		host, _, serr := net.SplitHostPort(raw)
+		if serr != nil {
+			return ""
+		}
+		if ip, err = netip.ParseAddr(host); err != nil {
+			return ""
+		}
+	}
+	return ip.WithZone("").Unmap().String()
 }
 
 func requestID(resp *http.Response) string {
@@ -437,7 +521,7 @@ func (p *Provider) checkRetry(ctx context.Context, resp *http.Response, err erro
 		if !retryableError(err) {
 			return false, nil
 		}
-	} else if !retryableStatus(resp.StatusCode) {
+	} else if !retryableStatus(resp.StatusCode) || throttled(resp) {
 		return false, nil
 	}
 	wait, ok := maxWait(st.n-1, resp)
@@ -459,6 +543,36 @@ func retryableStatus(status int) bool {
 	}
 	return false
 }
+
+// throttled reports whether resp is a 429 whose protocol error is
+// `throttled`: failed-login regulation of the end user, which waiting a
+// little does not cure and retrying would only count against the user.
+// Any other 429 is overload. It reads at most maxPeek bytes of the body and
+// puts them back in front of the rest.
+func throttled(resp *http.Response) bool {
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Body == nil {
+		return false
+	}
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxPeek))
+	rest := io.Reader(resp.Body)
+	if err != nil {
+		rest = errReader{err}
+	}
+	resp.Body = peekedBody{Reader: io.MultiReader(bytes.NewReader(buf), rest), Closer: resp.Body}
+	var we wire.Error
+	return json.Unmarshal(buf, &we) == nil && we.ErrorCode == string(identity.CodeThrottled)
+}
+
+// peekedBody is a response body part of which was read ahead.
+type peekedBody struct {
+	io.Reader
+	io.Closer
+}
+
+// errReader fails every read with err (the error that cut a peek short).
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // retryableError reports whether a transport error may heal: connection
 // errors and attempt timeouts do, certificate errors do not.

@@ -20,9 +20,12 @@
 // carries Gatehouse's stable error code and the field concerned; the
 // provider turns it back into the same identity error (wire.Error.Err), so
 // errors.Is(err, identity.ErrConflict) and identity.ErrorField work exactly
-// as with a local provider. Everything that is not a domain answer becomes
+// as with a local provider. A 429 whose error is `throttled` is the
+// directory's failed-login regulation of the end user: it becomes
+// identity.Throttled with the directory's retryAfter (an answer, never
+// retried). Everything that is not a domain answer becomes
 // identity.ErrUnavailable: a connection failure, an attempt that timed
-// out, any 5xx or 429, and any answer that is not a protocol error body (a
+// out, any 5xx or other 429, and any answer that is not a protocol error body (a
 // proxy's HTML error page, say, even with status 404: a proxy that cannot
 // route is not evidence that an account does not exist). The caller's own
 // cancellation or deadline is reported as such (errors.Is(err,
@@ -53,7 +56,8 @@
 //     caller would never see. They are sent once.
 //
 // A retryable request is retried only after a connection error, an attempt
-// that timed out (Config.Timeout), or the statuses 429, 502, 503 and 504.
+// that timed out (Config.Timeout), or the statuses 429 (unless throttled),
+// 502, 503 and 504.
 // Any other status, and every 4xx in particular, is an answer and is
 // returned at once; so are TLS certificate errors, which do not heal. The
 // caller's cancellation or deadline stops everything immediately.
@@ -72,6 +76,37 @@
 // Each attempt is bounded by Config.Timeout (http.Client.Timeout, which
 // includes reading the answer); the whole call is bounded by the caller's
 // context.
+//
+// # Circuit breaker
+//
+// A directory that keeps failing is not called for a while
+// (sony/gobreaker). After Config.BreakerThreshold (default 5) consecutive
+// calls that ended in identity.ErrUnavailable, each after its retries, the
+// breaker opens: for Config.BreakerCooldown (default 5 s) every call fails
+// at once with an identity.ErrUnavailable wrapping ErrBreakerOpen, without
+// touching the network, so API servers answer 503 (or a cached success)
+// immediately instead of holding every request for the timeouts. Then one
+// call is let through as a probe (half-open; concurrent calls still fail
+// fast): its success closes the breaker, its failure opens it for another
+// cool-down. Every answer other than unavailability (a 4xx, throttling, a
+// rejected admin key) counts as a success: the directory is up. The
+// caller's own cancellation or deadline is not counted either way.
+// BreakerState reports the state for readiness checks. A negative
+// threshold disables the breaker.
+//
+// # Transport security and the client IP
+//
+// New refuses a plain-HTTP URL unless its host is loopback (127.0.0.0/8,
+// ::1, localhost) or Config.InsecureHTTP is set: the admin key and the
+// passwords relayed in login attempts would otherwise cross the network in
+// clear. For a directory with a certificate from a private CA, pass a
+// Config.Transport whose TLS configuration trusts it (or set SSL_CERT_FILE
+// for the process). Certificate errors are never retried.
+//
+// Every request carries the IP address of the client on whose behalf it is
+// made, from identity.ClientIP of the call's context, in the
+// Gatehouse-Client-IP header, so the directory can regulate failed logins
+// per client and not per API server.
 //
 // # Logging
 //

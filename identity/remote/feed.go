@@ -22,7 +22,8 @@ func (p *Provider) RevokedSince(ctx context.Context, since time.Time, limit int)
 		q.Set("since", since.UTC().Format(time.RFC3339Nano))
 	}
 	var page wire.Collection[wire.Revocation]
-	c := &call{method: http.MethodGet, path: wire.ApplicationPath(p.appID, "revocations") + "?" + q.Encode(), retry: retryRead}
+	// The query goes in query, not in the path: paths are logged, queries never.
+	c := &call{method: http.MethodGet, path: wire.ApplicationPath(p.appID, "revocations"), query: q, retry: retryRead}
 	if err := p.do(ctx, c, &page); err != nil {
 		return nil, err
 	}

@@ -51,6 +51,19 @@ func (p *Provider) CreateAccount(ctx context.Context, in identity.AccountCreate)
 	if in.Password != "" || in.PasswordHash == "" {
 		w.Password = &in.Password
 	}
+	for k := range in.CustomData {
+		if err := identity.CheckCustomDataKey(k); err != nil {
+			return nil, err
+		}
+	}
+	if len(in.CustomData) > 0 {
+		// Inline, so the directory stores it with the account atomically.
+		data, err := json.Marshal(in.CustomData)
+		if err != nil {
+			return nil, identity.Invalid("customData", "Custom data must be a JSON object.")
+		}
+		w.CustomData = data
+	}
 	var out wire.Account
 	c := &call{method: http.MethodPost, path: wire.ApplicationPath(p.appID, "accounts"), body: &w, retry: retryIdempotent}
 	if err := p.do(ctx, c, &out); err != nil {
