@@ -42,6 +42,10 @@ type Config struct {
 	// Ready reports whether the server can serve requests (for /readyz).
 	// Default: always ready.
 	Ready func(ctx context.Context) error
+	// RevocationPoll is how often the provider's revocation feed is polled:
+	// a token revoked through another server stops working here within this
+	// time. Default 5 s.
+	RevocationPoll time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -84,7 +88,7 @@ func New(cfg Config, p identity.Provider, logger *slog.Logger) *echo.Echo {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{cfg: cfg, p: p, log: logger}
-	s.tokens = NewTokenVerifier(p, TokenVerifierConfig{Now: cfg.Now})
+	s.tokens = NewTokenVerifier(p, TokenVerifierConfig{RevocationPoll: cfg.RevocationPoll, Now: cfg.Now})
 	s.auth = AuthWithConfig(AuthConfig{
 		Provider: p,
 		Realm:    cfg.Realm,

@@ -140,6 +140,9 @@ type TokensConfig struct {
 	Issuer string `mapstructure:"issuer"`
 	// Scopes are the OAuth scopes /oauth/token may grant.
 	Scopes []string `mapstructure:"scopes"`
+	// RevocationPoll is how often the API polls the provider for
+	// revocations made elsewhere.
+	RevocationPoll time.Duration `mapstructure:"revocation_poll"`
 }
 
 // CacheConfig configures the credential cache of the API server
@@ -258,6 +261,7 @@ var defaults = []struct {
 	{"tokens.ttl", "10m"},
 	{"tokens.issuer", "gatehouse"},
 	{"tokens.scopes", []string{}},
+	{"tokens.revocation_poll", "5s"},
 	{"cache.enabled", true},
 	{"cache.max_entries", 100_000},
 	{"cache.ttl", "60s"},
@@ -656,6 +660,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Cache.StaleTTL < c.Cache.TTL || c.Cache.StaleTTL > 24*time.Hour {
 		bad("cache.stale_ttl", "must be between cache.ttl and 24h (got %s)", c.Cache.StaleTTL)
+	}
+	if c.Tokens.RevocationPoll < 100*time.Millisecond || c.Tokens.RevocationPoll > 10*time.Minute {
+		bad("tokens.revocation_poll", "must be between 100ms and 10m (got %s)", c.Tokens.RevocationPoll)
 	}
 	if c.Tokens.TTL < minTokenTTL || c.Tokens.TTL > maxTokenTTL {
 		bad("tokens.ttl", "must be between %s and %s (got %s)", minTokenTTL, "24h", c.Tokens.TTL)

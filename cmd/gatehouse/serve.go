@@ -90,6 +90,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	handler := api.New(api.Config{
 		Realm:          cfg.Server.Realm,
 		TokenTTL:       cfg.Tokens.TTL,
+		RevocationPoll: cfg.Tokens.RevocationPoll,
 		AllowedScopes:  cfg.Tokens.Scopes,
 		BodyLimit:      cfg.Server.BodyLimit,
 		TrustedProxies: trusted,
