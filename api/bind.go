@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -33,6 +34,12 @@ func readBody(c echo.Context, types ...string) ([]byte, error) {
 		}
 		return nil, newError(http.StatusBadRequest, CodeBadRequest, "The request body could not be read.")
 	}
+	// encoding/json would silently replace invalid UTF-8 with U+FFFD, so a
+	// username or secret could be stored as something other than what was
+	// sent: refuse it instead.
+	if !utf8.Valid(b) {
+		return nil, newError(http.StatusBadRequest, CodeMalformedJSON, "The request body must be valid UTF-8.")
+	}
 	return b, nil
 }
 
@@ -47,6 +54,11 @@ func decodeJSON(c echo.Context, dst any) error {
 }
 
 func unmarshalStrict(b []byte, dst any) error {
+	// A top-level null (or any non-object) would decode into a struct
+	// without error, as if no fields were sent.
+	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
+		return newError(http.StatusBadRequest, CodeMalformedJSON, "The request body must be a JSON object.")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
