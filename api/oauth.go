@@ -198,6 +198,9 @@ func (s *server) grantableScopes(param string) ([]string, error) {
 	var out []string
 	for _, sc := range strings.Fields(param) {
 		if !slices.Contains(s.cfg.AllowedScopes, sc) {
+			if len(sc) > 64 { // do not echo a huge parameter back
+				sc = sc[:64] + "..."
+			}
 			return nil, &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope",
 				Description: fmt.Sprintf("The scope %q is not available.", sc)}
 		}

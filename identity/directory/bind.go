@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -38,6 +39,11 @@ func readBody(c echo.Context, optional bool, types ...string) ([]byte, string, e
 			return nil, "", tooLarge()
 		}
 		return nil, "", identity.Invalid("body", "The request body could not be read.")
+	}
+	// encoding/json would silently replace invalid UTF-8 with U+FFFD and
+	// store something other than what was sent.
+	if !utf8.Valid(b) {
+		return nil, "", identity.Invalid("body", "The request body is not valid UTF-8.")
 	}
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	empty := len(bytes.TrimSpace(b)) == 0

@@ -241,17 +241,39 @@ func LooksLikeJWT(s string) bool {
 	return len(dec) > 0 && dec[0] == '{' && json.Valid(dec)
 }
 
-// isBase64URL reports whether s is non-empty and made only of characters of
-// the unpadded base64url alphabet.
+// isBase64URL reports whether s is non-empty, unpadded base64url in its
+// one canonical spelling: only the alphabet, a length that encodes whole
+// bytes, and zero in the unused low bits of the last character. Without the
+// last rule a token would have several spellings (decoders ignore those
+// bits), and a cache or blocklist keyed by the token's hash could be
+// sidestepped.
 func isBase64URL(s string) bool {
-	if s == "" {
+	if s == "" || len(s)%4 == 1 {
 		return false
 	}
+	var last byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			last = c - 'A'
+		case c >= 'a' && c <= 'z':
+			last = c - 'a' + 26
+		case c >= '0' && c <= '9':
+			last = c - '0' + 52
+		case c == '-':
+			last = 62
+		case c == '_':
+			last = 63
+		default:
 			return false
 		}
+	}
+	switch len(s) % 4 {
+	case 2: // the last character carries 2 bits of data, 4 unused
+		return last&0x0f == 0
+	case 3: // 4 bits of data, 2 unused
+		return last&0x03 == 0
 	}
 	return true
 }
