@@ -1,0 +1,90 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/gatehouse-id/gatehouse/identity"
+)
+
+// TestInvalidUTF8BodyRefused: JSON text is UTF-8 (RFC 8259 section 8.1).
+// encoding/json replaces each invalid byte with U+FFFD instead of failing,
+// so without a check of its own the API would store what the client did not
+// send: an account named "a\uFFFDb", a password that is not the one typed.
+// A body that is not UTF-8 must be a 400 that changes nothing.
+func TestInvalidUTF8BodyRefused(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	aliceAuth := basic("alice", alicePassword)
+	state := func() string {
+		accs, err := f.p.ListAccounts(ctx, identity.AccountFilter{Page: identity.Page{Limit: identity.MaxLimit}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cd, err := f.p.CustomData(ctx, f.alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := f.p.ListAPIKeys(ctx, f.alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal([]any{accs, cd, keys})
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name string
+		r    request
+	}{
+		{"username", request{method: "POST", path: "/api/users", contentType: "application/json",
+			body: "{\"username\":\"a\xffb\",\"password\":\"" + alicePassword + "\"}"}},
+		{"password", request{method: "POST", path: "/api/users", contentType: "application/json",
+			body: "{\"username\":\"utf8pw\",\"password\":\"" + alicePassword + "\xfe\"}"}},
+		{"given name, overlong", request{method: "POST", path: "/api/users", contentType: "application/json",
+			body: "{\"username\":\"utf8gn\",\"password\":\"" + alicePassword + "\",\"given_name\":\"\xc0\xaf\"}"}},
+		{"custom data value", request{method: "PUT", path: "/api/me/custom-data", auth: aliceAuth, contentType: "application/json",
+			body: "{\"a\":\"\xff\"}"}},
+		{"merged custom data value", request{method: "PATCH", path: "/api/me/custom-data", auth: aliceAuth, contentType: "application/merge-patch+json",
+			body: "{\"a\":\"\xed\xa0\x80\"}"}},
+		{"key name", request{method: "POST", path: "/api/me/api-keys", auth: aliceAuth, contentType: "application/json",
+			body: "{\"name\":\"\xfe\"}"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := state()
+			rec := f.do(t, tc.r)
+			if rec.Code != http.StatusBadRequest {
+				t.Errorf("status %d, want 400: %s", rec.Code, rec.Body)
+			}
+			if after := state(); after != before {
+				t.Errorf("the request changed the data:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+// TestAPIKeyBodyMustBeAnObject: POST /api/me/api-keys takes no body or a
+// JSON object. encoding/json decodes a top-level null into a struct without
+// an error, so `null` (or `  null `) must be refused by the API itself,
+// not create a key.
+func TestAPIKeyBodyMustBeAnObject(t *testing.T) {
+	f := newFixture(t)
+	for _, body := range []string{`null`, ` null `} {
+		before, err := f.p.ListAPIKeys(context.Background(), f.alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := f.do(t, request{method: "POST", path: "/api/me/api-keys", auth: basic("alice", alicePassword), contentType: "application/json", body: body})
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("body %q: status %d, want 400: %s", body, rec.Code, rec.Body)
+		}
+		after, err := f.p.ListAPIKeys(context.Background(), f.alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(after) != len(before) {
+			t.Errorf("body %q created a key: %d keys, were %d", body, len(after), len(before))
+		}
+	}
+}
