@@ -197,6 +197,20 @@ var pagingParams = []string{"offset", "limit"}
 
 // page reads offset and limit: offset from 0, limit from 1 to
 // identity.MaxLimit (default identity.DefaultLimit).
+// pagedQuery reads the query of a collection request: the known
+// parameters plus offset and limit, and the page they ask for.
+func pagedQuery(c echo.Context, known ...string) (url.Values, identity.Page, error) {
+	q, err := query(c, append(known, pagingParams...)...)
+	if err != nil {
+		return nil, identity.Page{}, err
+	}
+	p, err := page(q)
+	if err != nil {
+		return nil, identity.Page{}, err
+	}
+	return q, p, nil
+}
+
 func page(q url.Values) (identity.Page, error) {
 	p := identity.Page{Limit: identity.DefaultLimit}
 	if v, ok := q["offset"]; ok {

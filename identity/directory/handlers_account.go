@@ -273,11 +273,7 @@ func (s *server) accountApplications(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(c, append([]string{"expand"}, pagingParams...)...)
-	if err != nil {
-		return err
-	}
-	p, err := page(q)
+	_, p, err := pagedQuery(c, "expand")
 	if err != nil {
 		return err
 	}

@@ -66,11 +66,7 @@ func (s *server) listApplications(c echo.Context) error {
 // applications answers the collection of applications the caller sees:
 // its own, if it matches the exact ?name=.
 func (s *server) applications(c echo.Context, path string) error {
-	q, err := query(c, append([]string{"name", "expand"}, pagingParams...)...)
-	if err != nil {
-		return err
-	}
-	p, err := page(q)
+	q, p, err := pagedQuery(c, "name", "expand")
 	if err != nil {
 		return err
 	}

@@ -17,11 +17,7 @@ func (s *server) listGroups(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(c, append([]string{"name", "expand"}, pagingParams...)...)
-	if err != nil {
-		return err
-	}
-	p, err := page(q)
+	q, p, err := pagedQuery(c, "name", "expand")
 	if err != nil {
 		return err
 	}
@@ -125,11 +121,7 @@ func (s *server) groupAccounts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(c, append([]string{"expand"}, pagingParams...)...)
-	if err != nil {
-		return err
-	}
-	p, err := page(q)
+	q, p, err := pagedQuery(c, "expand")
 	if err != nil {
 		return err
 	}
@@ -150,11 +142,7 @@ func (s *server) groupMemberships(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(c, append([]string{"expand"}, pagingParams...)...)
-	if err != nil {
-		return err
-	}
-	p, err := page(q)
+	_, p, err := pagedQuery(c, "expand")
 	if err != nil {
 		return err
 	}
@@ -175,11 +163,7 @@ func (s *server) accountGroups(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(c, append([]string{"expand"}, pagingParams...)...)
-	if err != nil {
-		return err
-	}
-	p, err := page(q)
+	_, p, err := pagedQuery(c, "expand")
 	if err != nil {
 		return err
 	}
@@ -201,11 +185,7 @@ func (s *server) accountMemberships(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(c, append([]string{"expand"}, pagingParams...)...)
-	if err != nil {
-		return err
-	}
-	p, err := page(q)
+	_, p, err := pagedQuery(c, "expand")
 	if err != nil {
 		return err
 	}

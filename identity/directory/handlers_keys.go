@@ -242,11 +242,7 @@ func (s *server) listAPIKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(c, append(apiKeyQueryParams, pagingParams...)...)
-	if err != nil {
-		return err
-	}
-	p, err := page(q)
+	q, p, err := pagedQuery(c, apiKeyQueryParams...)
 	if err != nil {
 		return err
 	}
