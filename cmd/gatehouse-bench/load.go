@@ -31,6 +31,8 @@ type Result struct {
 	P50      float64 `json:"p50_ms"`
 	P99      float64 `json:"p99_ms"`
 	Ratio    float64 `json:"ratio_to_baseline"`
+	// Baseline is the req/s of the baseline run measured right before.
+	Baseline float64 `json:"baseline_rps,omitempty"`
 	Note     string  `json:"note,omitempty"`
 }
 

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,6 +44,7 @@ type options struct {
 	duration    time.Duration
 	warmup      time.Duration
 	concurrency int
+	rounds      int
 	json        bool
 	only        string
 	url         string
@@ -55,14 +57,15 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each scenario runs")
 	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured run before each scenario")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients")
+	fs.IntVar(&o.rounds, "rounds", 1, "repeat every measurement this many times and report medians")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
 	fs.StringVar(&o.only, "only", "", "comma-separated scenario names (or name prefixes) to run")
 	fs.StringVar(&o.url, "url", "", "target a running API server instead of starting one (runs the API scenarios only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.concurrency < 1 || o.duration <= 0 {
-		return errors.New("-concurrency must be at least 1 and -duration positive")
+	if o.concurrency < 1 || o.duration <= 0 || o.rounds < 1 {
+		return errors.New("-concurrency and -rounds must be at least 1 and -duration positive")
 	}
 
 	var (
@@ -85,16 +88,18 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}}
-	var results []Result
-	var baseline float64
+	// Each scenario is measured right after a baseline run of its own, and
+	// its ratio is to that baseline: on a shared machine the capacity drifts
+	// within seconds, and a ratio to a baseline measured a minute earlier
+	// measures the drift as much as the scenario.
+	var base Scenario
 	for _, s := range b.scenarios {
-		if !selected(o.only, s.Name) && s.Name != baselineName {
-			continue
+		if s.Name == baselineName {
+			base = s
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		fmt.Fprintf(stderr, "running %s...\n", s.Name)
+	}
+	var results []Result
+	measure := func(s Scenario) Result {
 		n := o.concurrency
 		if s.Concurrency > 0 {
 			n = s.Concurrency
@@ -104,24 +109,51 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		r := run(ctx, client, s, n, o.duration)
 		// Let the server finish work for requests the deadline cut off, so
-		// it does not slow the next scenario down.
+		// it does not slow the next measurement down.
 		time.Sleep(settle)
-		if s.Name == baselineName {
-			baseline = r.RPS
-		}
-		results = append(results, r)
+		return r
 	}
-	for _, extra := range b.extras {
-		if !selected(o.only, extra.name) {
-			continue
+	var rounds [][]Result
+	for round := range o.rounds {
+		if o.rounds > 1 {
+			fmt.Fprintf(stderr, "round %d of %d\n", round+1, o.rounds)
 		}
-		fmt.Fprintf(stderr, "running %s...\n", extra.name)
-		results = append(results, extra.run(o))
+		results = nil
+		for _, s := range b.scenarios {
+			if s.Name == baselineName || !selected(o.only, s.Name) {
+				continue
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fmt.Fprintf(stderr, "running %s, with its baseline...\n", s.Name)
+			br := measure(base)
+			br.Ratio = 1
+			r := measure(s)
+			if br.RPS > 0 {
+				r.Ratio = r.RPS / br.RPS
+			}
+			r.Baseline = br.RPS
+			if len(results) == 0 {
+				results = append(results, br)
+			}
+			results = append(results, r)
+			// Measurements that are not HTTP run right after the scenario they
+			// are compared with (the raw KDF after "6 ... cache off").
+			for _, extra := range b.extras {
+				if strings.SplitN(extra.name, " ", 2)[0] == strings.SplitN(s.Name, " ", 2)[0] && selected(o.only, extra.name) {
+					fmt.Fprintf(stderr, "running %s...\n", extra.name)
+					results = append(results, extra.run(o))
+				}
+			}
+		}
+		rounds = append(rounds, results)
 	}
-	for i := range results {
-		if baseline > 0 {
-			results[i].Ratio = results[i].RPS / baseline
-		}
+	results = medians(rounds)
+	if len(results) == 0 && selected(o.only, baselineName) {
+		br := measure(base)
+		br.Ratio = 1
+		results = append(results, br)
 	}
 	b.annotate(results)
 	if o.json {
@@ -132,9 +164,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\treq/s\tp50 ms\tp99 ms\tvs baseline\terrors\tnote")
+	fmt.Fprintln(tw, "scenario\treq/s\tp50 ms\tp99 ms\tbaseline req/s\tvs baseline\terrors\tnote")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%s\n", r.Name, r.RPS, r.P50, r.P99, r.Ratio, r.Errors, r.Note)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.3f\t%.3f\t%.0f\t%.3f\t%d\t%s\n", r.Name, r.RPS, r.P50, r.P99, r.Baseline, r.Ratio, r.Errors, r.Note)
 	}
 	return tw.Flush()
 }
@@ -180,4 +212,36 @@ func get(url, auth string) func() *http.Request {
 		}
 		return req
 	}
+}
+
+// medians combines the rounds: for each result, the median of every figure
+// across rounds (the rounds list the same results in the same order).
+func medians(rounds [][]Result) []Result {
+	if len(rounds) == 1 {
+		return rounds[0]
+	}
+	out := make([]Result, len(rounds[0]))
+	for i := range out {
+		pick := func(f func(Result) float64) float64 {
+			v := make([]float64, len(rounds))
+			for r := range rounds {
+				v[r] = f(rounds[r][i])
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		r := rounds[len(rounds)/2][i]
+		r.RPS = pick(func(x Result) float64 { return x.RPS })
+		r.P50 = pick(func(x Result) float64 { return x.P50 })
+		r.P99 = pick(func(x Result) float64 { return x.P99 })
+		r.Ratio = pick(func(x Result) float64 { return x.Ratio })
+		r.Baseline = pick(func(x Result) float64 { return x.Baseline })
+		errs := 0
+		for _, round := range rounds {
+			errs += round[i].Errors
+		}
+		r.Errors = errs
+		out[i] = r
+	}
+	return out
 }

@@ -19,8 +19,14 @@ func TestBenchRuns(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out.String())
 	}
+	// The baseline once, then scenarios 2 to 5, each with its own baseline.
 	if len(report.Results) != 5 {
 		t.Fatalf("got %d results, want 5: %+v", len(report.Results), report.Results)
+	}
+	for _, r := range report.Results[1:] {
+		if r.Baseline <= 0 {
+			t.Errorf("%s has no baseline of its own", r.Name)
+		}
 	}
 	for _, r := range report.Results {
 		if r.Requests == 0 || r.Errors != 0 || r.Ratio <= 0 {
