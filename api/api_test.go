@@ -162,6 +162,8 @@ func TestAuthentication(t *testing.T) {
 		{"nok, invalid base64", request{auth: "Basic !!!notbase64"}, fail},
 		{"nok, no colon", request{auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("alice"))}, fail},
 		{"nok, control character", request{auth: basic("alice", "pass\x01word")}, fail},
+		{"nok, DEL character", request{auth: basic("alice", "pass\x7fword")}, fail},
+		{"nok, C1 control character", request{auth: basic("al\u0085ice", alicePassword)}, fail},
 		{"nok, invalid utf-8", request{auth: basic("alice\xff", alicePassword)}, fail},
 		{"nok, unknown scheme", request{auth: "Digest foo"}, fail},
 		{"nok, bearer garbage", request{auth: "Bearer not-a-token"},

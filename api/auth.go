@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -316,6 +315,18 @@ func reasonOf(err error) string {
 	return "invalid_credentials"
 }
 
+// hasControl reports whether valid UTF-8 b holds a control character
+// (Unicode Cc: C0, DEL and C1), byte by byte: it runs on every request, and
+// in UTF-8 a C1 character is 0xC2 followed by 0x80 to 0x9F.
+func hasControl(b []byte) bool {
+	for i, c := range b {
+		if c < 0x20 || c == 0x7f || (c == 0xc2 && i+1 < len(b) && b[i+1] <= 0x9f) {
+			return true
+		}
+	}
+	return false
+}
+
 // parseBasic decodes RFC 7617 credentials: base64 of user-id ":" password,
 // split at the first colon, valid UTF-8, no control characters.
 func parseBasic(encoded string) (user, pass string, ok bool) {
@@ -323,16 +334,10 @@ func parseBasic(encoded string) (user, pass string, ok bool) {
 	if err != nil {
 		return "", "", false
 	}
-	s := string(raw)
-	if !utf8.ValidString(s) {
+	if !utf8.Valid(raw) || hasControl(raw) {
 		return "", "", false
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "", "", false
-		}
-	}
-	user, pass, ok = strings.Cut(s, ":")
+	user, pass, ok = strings.Cut(string(raw), ":")
 	if !ok || user == "" {
 		return "", "", false
 	}

@@ -253,9 +253,9 @@ func (tv *TokenVerifier) Revoke(ctx context.Context, raw string) error {
 	return nil
 }
 
-// maxRevocationEntries bounds the revocation cache; past it, expired
+// maxRemembered bounds the revocation and account caches; past it, expired
 // entries are swept, and if none expired new answers are simply not cached.
-const maxRevocationEntries = 100_000
+const maxRemembered = 100_000
 
 // revocationCache remembers the provider's answers about token ids until the
 // tokens expire.
@@ -280,13 +280,13 @@ func (c *revocationCache) get(jti string) (revocationEntry, bool) {
 func (c *revocationCache) put(jti string, e revocationEntry, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.entries[jti]; !ok && len(c.entries) >= maxRevocationEntries {
+	if _, ok := c.entries[jti]; !ok && len(c.entries) >= maxRemembered {
 		for k, old := range c.entries {
 			if now.After(old.expires) {
 				delete(c.entries, k)
 			}
 		}
-		if len(c.entries) >= maxRevocationEntries && !e.revoked {
+		if len(c.entries) >= maxRemembered && !e.revoked {
 			return
 		}
 	}
@@ -364,13 +364,13 @@ func (c *accountCache) put(id string, e accountEntry, now time.Time) {
 	if old, ok := c.entries[id]; ok && old.expires.After(e.expires) {
 		e.expires = old.expires // keep it as long as any token may use it
 	}
-	if _, ok := c.entries[id]; !ok && len(c.entries) >= maxRevocationEntries {
+	if _, ok := c.entries[id]; !ok && len(c.entries) >= maxRemembered {
 		for k, old := range c.entries {
 			if now.After(old.expires) {
 				delete(c.entries, k)
 			}
 		}
-		if len(c.entries) >= maxRevocationEntries {
+		if len(c.entries) >= maxRemembered {
 			return
 		}
 	}
