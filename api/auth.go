@@ -235,8 +235,9 @@ func (a *authenticator) authenticate(c echo.Context) (*Principal, error) {
 func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, error) {
 	ctx := c.Request().Context()
 	var (
-		p   *Principal
-		err error
+		p         *Principal
+		err       error
+		tokenHash [32]byte
 	)
 	switch {
 	case apikey.IsID(user):
@@ -249,11 +250,11 @@ func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, er
 		if err == nil {
 			p = &Principal{Account: acc, Method: MethodAPIKey, APIKey: key}
 		}
-	case token.LooksLikeJWT(user):
+	case isToken(a.cfg.Tokens, user, &tokenHash):
 		if !a.allowed[MethodToken] {
 			return nil, a.basicFailed(errors.New("token authentication not allowed"))
 		}
-		p, err = a.token(c, user, MethodToken)
+		p, err = a.tokenHashed(c, user, tokenHash, MethodToken)
 	default:
 		if !a.allowed[MethodPassword] {
 			return nil, a.basicFailed(errors.New("password authentication not allowed"))
@@ -290,12 +291,28 @@ func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, er
 // token verifies a token and loads its account, which must still exist and
 // be ENABLED: disabling an account ends its tokens too.
 func (a *authenticator) token(c echo.Context, raw string, m Method) (*Principal, error) {
-	ctx := c.Request().Context()
-	claims, acc, err := a.cfg.Tokens.Authenticate(ctx, raw)
+	return a.tokenHashed(c, raw, token.Hash(raw), m)
+}
+
+// tokenHashed is token for a caller that has already hashed raw.
+func (a *authenticator) tokenHashed(c echo.Context, raw string, h [32]byte, m Method) (*Principal, error) {
+	claims, acc, err := a.cfg.Tokens.authenticate(c.Request().Context(), raw, h)
 	if err != nil {
 		return nil, err
 	}
 	return &Principal{Account: acc, Method: m, Claims: claims}, nil
+}
+
+// isToken reports whether a Basic user-id is a token, and leaves its hash in
+// *h. A token this process verified before is recognised by its hash alone;
+// only a new one pays for the shape check, which decodes and parses the
+// token's header. A user-id without exactly two dots is never a token.
+func isToken(tv *TokenVerifier, user string, h *[32]byte) bool {
+	if strings.Count(user, ".") != 2 {
+		return false
+	}
+	*h = token.Hash(user)
+	return tv.remembered(*h) || token.LooksLikeJWT(user)
 }
 
 // isAuthFailure reports whether err means "these credentials are not good"
@@ -327,13 +344,27 @@ func hasControl(b []byte) bool {
 	return false
 }
 
+// basicBuf is the size of parseBasic's stack buffer.
+const basicBuf = 2048
+
 // parseBasic decodes RFC 7617 credentials: base64 of user-id ":" password,
 // split at the first colon, valid UTF-8, no control characters.
 func parseBasic(encoded string) (user, pass string, ok bool) {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
+	encoded = strings.TrimSpace(encoded)
+	// Credentials of up to basicBuf bytes (a token in the user-id included)
+	// decode on the stack; only the strings returned are allocated.
+	var buf [basicBuf]byte
+	var raw []byte
+	if n := base64.StdEncoding.DecodedLen(len(encoded)); n <= len(buf) {
+		raw = buf[:n]
+	} else {
+		raw = make([]byte, n)
+	}
+	n, err := base64.StdEncoding.Decode(raw, []byte(encoded))
 	if err != nil {
 		return "", "", false
 	}
+	raw = raw[:n]
 	if !utf8.Valid(raw) || hasControl(raw) {
 		return "", "", false
 	}

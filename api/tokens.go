@@ -116,7 +116,12 @@ func NewTokenVerifier(p identity.Provider, cfg TokenVerifierConfig) *TokenVerifi
 // matching token.ErrInvalidToken; a provider that cannot be reached fails
 // with identity.ErrUnavailable.
 func (tv *TokenVerifier) Verify(ctx context.Context, raw string) (*token.Claims, error) {
-	claims, err := tv.verifySignature(ctx, raw)
+	return tv.verify(ctx, raw, token.Hash(raw))
+}
+
+// verify is Verify for a caller that has already hashed raw.
+func (tv *TokenVerifier) verify(ctx context.Context, raw string, h [32]byte) (*token.Claims, error) {
+	claims, err := tv.verifySignature(ctx, raw, h)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +138,12 @@ func (tv *TokenVerifier) Verify(ctx context.Context, raw string) (*token.Claims,
 // Authenticate verifies raw like Verify and returns its account, which must
 // exist and be ENABLED (else identity.ErrInvalidCredentials).
 func (tv *TokenVerifier) Authenticate(ctx context.Context, raw string) (*token.Claims, *identity.Account, error) {
-	claims, err := tv.Verify(ctx, raw)
+	return tv.authenticate(ctx, raw, token.Hash(raw))
+}
+
+// authenticate is Authenticate for a caller that has already hashed raw.
+func (tv *TokenVerifier) authenticate(ctx context.Context, raw string, h [32]byte) (*token.Claims, *identity.Account, error) {
+	claims, err := tv.verify(ctx, raw, h)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -196,8 +206,13 @@ func (tv *TokenVerifier) revoked(ctx context.Context, claims *token.Claims) (boo
 	return revoked, nil
 }
 
-func (tv *TokenVerifier) verifySignature(ctx context.Context, raw string) (*token.Claims, error) {
-	h := token.Hash(raw)
+// remembered reports whether the token with hash h was verified before and
+// is still remembered: the cheap way to recognise a repeat token.
+func (tv *TokenVerifier) remembered(h [32]byte) bool {
+	return tv.verified.Contains(h)
+}
+
+func (tv *TokenVerifier) verifySignature(ctx context.Context, raw string, h [32]byte) (*token.Claims, error) {
 	if c, ok := tv.verified.Get(h); ok {
 		// Verified before: only the expiry can have changed since.
 		if tv.cfg.Now().Before(c.ExpiresAt.Add(tv.cfg.Leeway)) {
@@ -238,7 +253,7 @@ func (tv *TokenVerifier) checkSignature(ctx context.Context, raw string) (*token
 // reported with token.ErrInvalidToken, so the caller can ignore it (RFC 7009
 // answers 200 either way).
 func (tv *TokenVerifier) Revoke(ctx context.Context, raw string) error {
-	claims, err := tv.verifySignature(ctx, raw)
+	claims, err := tv.verifySignature(ctx, raw, token.Hash(raw))
 	if err != nil {
 		return err
 	}
