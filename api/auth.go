@@ -87,6 +87,15 @@ type AuthConfig struct {
 	// Logger records failures (never credentials).
 	// Optional. Default value: discard.
 	Logger *slog.Logger
+	// OnResult, when set, is told of every authentication attempt: the
+	// method tried and the error the middleware answers with, nil for a
+	// success (a failure is a 401 *Error; a throttled login
+	// identity.ErrThrottled; an unreachable provider
+	// identity.ErrUnavailable). Requests without credentials, or with an
+	// Authorization header that cannot be read, are not attempts. It runs
+	// on the request's goroutine, for metrics: keep it fast.
+	// Optional. Default value: none.
+	OnResult func(c echo.Context, m Method, err error)
 }
 
 // DefaultAuthConfig is the default configuration; Provider must be set.
@@ -203,6 +212,10 @@ func (a *authenticator) bearerFailed(cause error) *Error {
 func (a *authenticator) authenticate(c echo.Context) (*Principal, error) {
 	h := c.Request().Header.Get(echo.HeaderAuthorization)
 	if h == "" {
+		if p, found, err := a.session(c); found {
+			a.report(c, MethodSession, err)
+			return p, err
+		}
 		return nil, a.unauthorized()
 	}
 	scheme, rest, _ := strings.Cut(h, " ")
@@ -212,17 +225,20 @@ func (a *authenticator) authenticate(c echo.Context) (*Principal, error) {
 		if !ok {
 			return nil, a.basicFailed(errors.New("malformed basic credentials"))
 		}
-		return a.basic(c, user, pass)
+		p, m, err := a.basic(c, user, pass)
+		a.report(c, m, err)
+		return p, err
 	case strings.EqualFold(scheme, "Bearer") && a.allowed[MethodBearer]:
 		raw := strings.TrimSpace(rest)
 		if raw == "" {
 			return nil, a.bearerFailed(errors.New("empty bearer token"))
 		}
 		p, err := a.token(c, raw, MethodBearer)
+		if err != nil && isAuthFailure(err) {
+			err = a.bearerFailed(err)
+		}
+		a.report(c, MethodBearer, err)
 		if err != nil {
-			if isAuthFailure(err) {
-				return nil, a.bearerFailed(err)
-			}
 			return nil, err
 		}
 		return p, nil
@@ -230,19 +246,28 @@ func (a *authenticator) authenticate(c echo.Context) (*Principal, error) {
 	return nil, a.unauthorized()
 }
 
+// report tells Config.OnResult, if any, how an attempt ended.
+func (a *authenticator) report(c echo.Context, m Method, err error) {
+	if a.cfg.OnResult != nil {
+		a.cfg.OnResult(c, m, err)
+	}
+}
+
 // basic dispatches on the shape of the user-id: an API key id, a token, or
-// else a login.
-func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, error) {
+// else a login. It returns the method it dispatched to, also on failure.
+func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, Method, error) {
 	ctx := c.Request().Context()
 	var (
 		p         *Principal
 		err       error
 		tokenHash [32]byte
+		m         Method
 	)
 	switch {
 	case apikey.IsID(user):
+		m = MethodAPIKey
 		if !a.allowed[MethodAPIKey] {
-			return nil, a.basicFailed(errors.New("api key authentication not allowed"))
+			return nil, m, a.basicFailed(errors.New("api key authentication not allowed"))
 		}
 		var acc *identity.Account
 		var key *identity.APIKey
@@ -251,13 +276,15 @@ func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, er
 			p = &Principal{Account: acc, Method: MethodAPIKey, APIKey: key}
 		}
 	case isToken(a.cfg.Tokens, user, &tokenHash):
+		m = MethodToken
 		if !a.allowed[MethodToken] {
-			return nil, a.basicFailed(errors.New("token authentication not allowed"))
+			return nil, m, a.basicFailed(errors.New("token authentication not allowed"))
 		}
 		p, err = a.tokenHashed(c, user, tokenHash, MethodToken)
 	default:
+		m = MethodPassword
 		if !a.allowed[MethodPassword] {
-			return nil, a.basicFailed(errors.New("password authentication not allowed"))
+			return nil, m, a.basicFailed(errors.New("password authentication not allowed"))
 		}
 		if identity.ClientIP(ctx) == "" {
 			ctx = identity.WithClientIP(ctx, realIP(c))
@@ -275,17 +302,17 @@ func (a *authenticator) basic(c echo.Context, user, pass string) (*Principal, er
 			a.cfg.Logger.InfoContext(ctx, "authentication throttled",
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 				"ip", realIP(c), "retry_after", identity.RetryAfter(err).String())
-			return nil, err
+			return nil, m, err
 		}
 		if isAuthFailure(err) {
 			a.cfg.Logger.InfoContext(ctx, "authentication failed",
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 				"reason", reasonOf(err), "ip", realIP(c))
-			return nil, a.basicFailed(err)
+			return nil, m, a.basicFailed(err)
 		}
-		return nil, err
+		return nil, m, err
 	}
-	return p, nil
+	return p, m, nil
 }
 
 // token verifies a token and loads its account, which must still exist and

@@ -3,6 +3,8 @@ package directory
 import (
 	"strings"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/identity/metrics"
 )
 
 // Config configures the directory server. Zero fields take the defaults
@@ -27,6 +29,10 @@ type Config struct {
 	// the Provider's maximum token lifetime. Default 10 minutes (the
 	// Provider's own default).
 	TokenTTL time.Duration
+	// Metrics, when set, records HTTP requests, login attempts and API key
+	// verifications (as authentications) and provider calls, and serves
+	// them at GET /metrics without credentials. Default: none.
+	Metrics *metrics.Metrics
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
