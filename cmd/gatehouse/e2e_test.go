@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/api"
 )
 
 var (
@@ -267,9 +269,11 @@ type walked struct {
 }
 
 // walkthrough runs the README walk-through against the API at p, with
-// assertions on statuses, headers and bodies.
+// assertions on statuses, headers and bodies, each exchange validated
+// against the API's OpenAPI document.
 func walkthrough(t *testing.T, p *process) walked {
 	t.Helper()
+	p = validatedAPI(t, p)
 	const pw = "python is great"
 	miguel := basicAuth("miguel", pw)
 
@@ -350,6 +354,7 @@ func walkthrough(t *testing.T, p *process) walked {
 // the signing keys (an earlier token verifies) and the revocation.
 func checkKept(t *testing.T, p *process, w walked) {
 	t.Helper()
+	p = validatedAPI(t, p)
 	expectStatus(t, "password after restart", p.do(t, call{path: "/api/resource", auth: w.miguel}), 200, "Hello, miguel!")
 	expectStatus(t, "api key after restart", p.do(t, call{path: "/api/resource", auth: w.key}), 200)
 	expectStatus(t, "token after restart", p.do(t, call{path: "/api/resource", auth: basicAuth(w.tok, "x")}), 200)
@@ -407,9 +412,11 @@ func readmeWalkthrough(t *testing.T) string {
 }
 
 // runWalkthroughScript runs the walk-through script in dir against the API
-// at base (instead of http://127.0.0.1:5000) and checks its output.
+// at base (instead of http://127.0.0.1:5000) and checks its output. Every
+// exchange is validated against the API's OpenAPI document.
 func runWalkthroughScript(t *testing.T, dir, script, base string) {
 	t.Helper()
+	base = validatingProxy(t, "API", api.OpenAPI(), base)
 	script = strings.ReplaceAll(script, "http://127.0.0.1:5000", base)
 	cmd := exec.CommandContext(t.Context(), "bash", "-e", "-o", "pipefail", "-c", script)
 	cmd.Dir = dir
@@ -473,10 +480,12 @@ func startRemote(t *testing.T) *remoteSetup {
 	}
 	apiEnv := append([]string{
 		"GATEHOUSE_IDENTITY_PROVIDER=remote",
-		"GATEHOUSE_IDENTITY_REMOTE_URL=" + s.directory.base,
+		// The API server reaches the directory through a proxy that
+		// validates the protocol as it speaks it.
+		"GATEHOUSE_IDENTITY_REMOTE_URL=" + validatedDirectory(t, s.directory.base),
 		"GATEHOUSE_APPLICATION=myapp",
 	}, strings.Split(strings.TrimSpace(out), "\n")...)
-	s.api = startBinary(t, dir, []string{"serve"}, apiEnv...)
+	s.api = validatedAPI(t, startBinary(t, dir, []string{"serve"}, apiEnv...))
 	return s
 }
 

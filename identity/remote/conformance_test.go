@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/api/openapitest"
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/apikey"
 	"github.com/gatehouse-id/gatehouse/identity/directory"
@@ -99,14 +101,27 @@ func newSQLStack(t *testing.T, db *sqlstore.DB) identity.Provider {
 }
 
 // connect starts a directory over tenant and returns a remote provider
-// talking to it with the admin key.
+// talking to it with the admin key. Every exchange is validated against
+// the directory's OpenAPI document: the conformance suite drives the whole
+// protocol, errors included, as the remote provider speaks it.
 func connect(t *testing.T, tenant directory.Tenant, keyID, secret, app string) identity.Provider {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	srv := httptest.NewServer(directory.New(directory.Config{}, tenant, logger))
 	t.Cleanup(srv.Close)
+	doc, err := directoryDocument()
+	if err != nil {
+		t.Fatalf("directory OpenAPI document: %v", err)
+	}
+	v := doc.Clone()
+	t.Cleanup(func() {
+		if err := v.Require(); err != nil {
+			t.Error(err)
+		}
+	})
 	p, err := New(context.Background(), Config{
 		URL: srv.URL, APIKeyID: keyID, APIKeySecret: secret, Application: app,
+		Transport: v.RoundTripper(srv.Client().Transport),
 		// Generous: the race detector slows the directory down, and an
 		// attempt timeout would show up as a spurious ErrUnavailable.
 		Timeout: 30 * time.Second,
@@ -118,6 +133,12 @@ func connect(t *testing.T, tenant directory.Tenant, keyID, secret, app string) i
 	t.Cleanup(func() { p.Close() })
 	return p
 }
+
+// directoryDocument is the directory's OpenAPI document, parsed once for
+// every provider the suite connects.
+var directoryDocument = sync.OnceValues(func() (*openapitest.Validator, error) {
+	return openapitest.New(directory.OpenAPI())
+})
 
 // testWriter sends the directory's error logs (internal errors) to the
 // test's log, where a failure can be read next to them.
