@@ -140,31 +140,22 @@ func realIP(c echo.Context) string {
 	return echo.ExtractIPDirect()(c.Request())
 }
 
-// requestID gives every request an id, in the response's X-Request-Id and
-// in logs. A client's own id is kept only if it is short and plain, so it
-// cannot inject into logs.
+// requestID gives every request an id, in the response's X-Request-Id, in
+// logs and in the request's context (identity.WithRequestID), from where the
+// remote provider passes it on to the directory. A client's own id is kept
+// only if it is short and plain (identity.ValidRequestID), so it cannot
+// inject into logs.
 func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
-		if !plainID(id) {
+		req := c.Request()
+		id := req.Header.Get(echo.HeaderXRequestID)
+		if !identity.ValidRequestID(id) {
 			id = newRequestID()
 		}
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.SetRequest(req.WithContext(identity.WithRequestID(req.Context(), id)))
 		return next(c)
 	}
-}
-
-func plainID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 func newRequestID() string {

@@ -17,3 +17,39 @@ func ClientIP(ctx context.Context) string {
 	ip, _ := ctx.Value(clientIPKey{}).(string)
 	return ip
 }
+
+type requestIDKey struct{}
+
+// MaxRequestIDLength bounds a request id taken from a caller.
+const MaxRequestIDLength = 64
+
+// WithRequestID returns ctx carrying the id of the HTTP request a call is
+// made for. The API server sets it; the remote provider sends it to the
+// directory as X-Request-Id, so one id follows a request through the logs
+// of both processes.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the request id carried by ctx, or "" if none.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// ValidRequestID reports whether id, received from a caller, may be used as
+// a request id: 1 to MaxRequestIDLength letters, digits, '-', '_' or '.'.
+// Anything else could forge log fields or split headers, so the servers mint
+// their own id instead.
+func ValidRequestID(id string) bool {
+	if id == "" || len(id) > MaxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}

@@ -59,6 +59,9 @@ const (
 	// directory can regulate failed logins per client. The directory
 	// honours it only from callers holding an admin key.
 	HeaderClientIP = "Gatehouse-Client-IP"
+	// HeaderRequestID carries the request id of the call's context
+	// (identity.RequestID), which the directory adopts as its own.
+	HeaderRequestID = "X-Request-Id"
 )
 
 // ErrAdminKeyRejected is returned (wrapped) when the directory answers 401
@@ -357,6 +360,11 @@ func (p *Provider) send(ctx context.Context, c *call, out any) error {
 	if ip := clientIP(ctx); ip != "" {
 		req.Header.Set(HeaderClientIP, ip)
 	}
+	// The caller's request id, so the directory logs (and answers errors
+	// with) the same id as the API server.
+	if id := identity.RequestID(ctx); identity.ValidRequestID(id) {
+		req.Header.Set(HeaderRequestID, id)
+	}
 
 	start := time.Now()
 	resp, err := p.rc.Do(req)
@@ -368,7 +376,7 @@ func (p *Provider) send(ctx context.Context, c *call, out any) error {
 			return p.contextError(c, cerr)
 		}
 		uerr := identity.Unavailable(fmt.Errorf("%s %s: %w", c.method, c.path, p.sanitize(err)))
-		p.log.Warn("directory request failed", "method", c.method, "path", c.path,
+		p.log.WarnContext(ctx, "directory request failed", "method", c.method, "path", c.path,
 			"attempts", max(st.n, 1), "duration", time.Since(start), "error", uerr.Err.Error())
 		return uerr
 	}
@@ -386,7 +394,7 @@ func (p *Provider) send(ctx context.Context, c *call, out any) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		err := p.statusError(c, resp, raw)
 		if errors.Is(err, identity.ErrUnavailable) || errors.Is(err, ErrAdminKeyRejected) {
-			p.log.Warn("directory request failed", "method", c.method, "path", c.path, "status", resp.StatusCode,
+			p.log.WarnContext(ctx, "directory request failed", "method", c.method, "path", c.path, "status", resp.StatusCode,
 				"request_id", requestID(resp), "attempts", max(st.n, 1), "duration", time.Since(start))
 		}
 		return err
@@ -652,7 +660,7 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 // the method and path only.
 func (p *Provider) logRetry(_ retryablehttp.Logger, req *http.Request, retry int) {
 	if retry > 0 {
-		p.log.Info("retrying directory request", "method", req.Method, "path", req.URL.EscapedPath(), "retry", retry)
+		p.log.InfoContext(req.Context(), "retrying directory request", "method", req.Method, "path", req.URL.EscapedPath(), "retry", retry)
 	}
 }
 
