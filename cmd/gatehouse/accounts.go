@@ -16,7 +16,7 @@ func (a *app) accountsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "accounts",
 		Aliases: []string{"account"},
-		Short:   "Create, list, show, enable, disable and delete accounts",
+		Short:   "Create, import, list, show, enable, disable and delete accounts",
 		Long: `Administer the accounts of the configured application, through the
 configured identity provider.
 
@@ -30,6 +30,7 @@ looked up by id first.`,
 		a.accountsStatusCommand("enable", identity.StatusEnabled),
 		a.accountsStatusCommand("disable", identity.StatusDisabled),
 		a.accountsDeleteCommand(),
+		a.accountsImportCommand(),
 	)
 	return cmd
 }
@@ -49,7 +50,7 @@ in the shell history and in the process list.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if strings.TrimSpace(in.Username) == "" {
-				return errors.New("--username: required")
+				return usagef("--username: required")
 			}
 			st, err := parseStatus(status, "--status")
 			if err != nil {
@@ -261,7 +262,7 @@ func parseStatus(s, flag string) (identity.Status, error) {
 	}
 	st := identity.Status(strings.ToUpper(strings.TrimSpace(s)))
 	if identity.CheckStatus(st) != nil {
-		return "", fmt.Errorf("%s: must be ENABLED, DISABLED or UNVERIFIED (got %q)", flag, s)
+		return "", usagef("%s: must be ENABLED, DISABLED or UNVERIFIED (got %q)", flag, s)
 	}
 	return st, nil
 }

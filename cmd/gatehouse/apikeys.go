@@ -93,9 +93,10 @@ func (a *app) apikeysListCommand() *cobra.Command {
 
 func (a *app) apikeysRevokeCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "revoke KEY_ID",
-		Short: "Revoke (delete) an API key",
-		Args:  cobra.ExactArgs(1),
+		Use:     "revoke KEY_ID",
+		Aliases: []string{"delete"},
+		Short:   "Revoke (delete) an API key",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withProvider(cmd, func(ctx context.Context, p identity.Provider) error {
 				if err := p.DeleteAPIKey(ctx, args[0]); err != nil {

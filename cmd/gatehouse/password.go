@@ -32,12 +32,12 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 		return "", fmt.Errorf("password: read standard input: %w", err)
 	}
 	if len(line) > maxPasswordInput {
-		return "", fmt.Errorf("password: the first line of standard input is longer than %d bytes", maxPasswordInput)
+		return "", usagef("password: the first line of standard input is longer than %d bytes", maxPasswordInput)
 	}
 	line = strings.TrimSuffix(line, "\n")
 	line = strings.TrimSuffix(line, "\r")
 	if line == "" {
-		return "", errors.New("password: none on standard input (pipe it in: printf '%s\\n' \"$PASSWORD\" | gatehouse accounts create ...)")
+		return "", usagef("password: none on standard input (pipe it in: printf '%%s\\n' \"$PASSWORD\" | gatehouse accounts create ...)")
 	}
 	return line, nil
 }
@@ -56,14 +56,14 @@ func promptPassword(fd int, stderr io.Writer) (string, error) {
 		return "", fmt.Errorf("password: %w", err)
 	}
 	if len(pw) == 0 {
-		return "", errors.New("password: empty")
+		return "", usagef("password: empty")
 	}
 	again, err := read("Repeat password: ")
 	if err != nil {
 		return "", fmt.Errorf("password: %w", err)
 	}
 	if !bytes.Equal(pw, again) {
-		return "", errors.New("password: the two entries differ")
+		return "", usagef("password: the two entries differ")
 	}
 	return string(pw), nil
 }

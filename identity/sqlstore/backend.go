@@ -808,3 +808,47 @@ func (b *backend) RotateSigningKey(ctx context.Context, k store.SigningKeyRecord
 	})
 	return fail(ctx, "rotate signing key", err)
 }
+
+// SigningKeyInfo describes a token signing key without its private part.
+type SigningKeyInfo struct {
+	ID        string
+	CreatedAt time.Time
+	// RetireAt is when the key leaves the published key set; zero while the
+	// key is current.
+	RetireAt time.Time
+}
+
+// SigningKeyHistory returns every signing key of the application with id
+// appID, retired ones included, newest first. Unlike the Backend's
+// SigningKeys it reads no private key: it is for operators listing keys.
+func (db *DB) SigningKeyHistory(ctx context.Context, appID string) ([]SigningKeyInfo, error) {
+	out := []SigningKeyInfo{}
+	if !storable(appID) {
+		return out, nil
+	}
+	rows, err := db.queryRows(ctx, `SELECT id, created_at, retire_at FROM signing_keys
+		WHERE app_id = $1 ORDER BY seq DESC`, appID)
+	if err != nil {
+		return nil, fail(ctx, "list signing keys", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			k       SigningKeyInfo
+			created int64
+			retire  sql.NullInt64
+		)
+		if err := rows.Scan(&k.ID, &created, &retire); err != nil {
+			return nil, fail(ctx, "list signing keys", err)
+		}
+		k.CreatedAt = fromMS(created)
+		if retire.Valid {
+			k.RetireAt = fromMS(retire.Int64)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail(ctx, "list signing keys", err)
+	}
+	return out, nil
+}

@@ -116,25 +116,52 @@ func (p *Provider) TokenSettings(context.Context) (identity.TokenSettings, error
 }
 
 // RotateSigningKey implements identity.Provider. The old keys stay published
-// for MaxTokenTTL, the longest any token they signed can live.
+// for MaxTokenTTL, the longest any token they signed can live (and the key
+// cache time, see RotateSigningKeyOverlap).
 func (p *Provider) RotateSigningKey(ctx context.Context) (string, error) {
+	return p.RotateSigningKeyOverlap(ctx, p.opts.MaxTokenTTL)
+}
+
+// MaxSigningKeyOverlap bounds the overlap of RotateSigningKeyOverlap: a key
+// published for longer is cruft in every verifier's key set, not safety.
+const MaxSigningKeyOverlap = 366 * 24 * time.Hour
+
+// RotateSigningKeyOverlap makes a new current signing key and keeps the
+// current one published for overlap, which may be longer than MaxTokenTTL
+// (for verifiers that refresh their key sets rarely) but never shorter: a
+// token the old key signed could outlive it and stop verifying before it
+// expires. A bad overlap is identity.Invalid("overlap").
+//
+// Replicas sharing the backend keep signing with the old key until their
+// key cache expires, so the key stays published that much longer as well.
+func (p *Provider) RotateSigningKeyOverlap(ctx context.Context, overlap time.Duration) (string, error) {
+	if overlap < p.opts.MaxTokenTTL {
+		return "", identity.Invalid("overlap", "The overlap must be at least %s, the longest lifetime of a token.", p.opts.MaxTokenTTL)
+	}
+	if overlap > MaxSigningKeyOverlap {
+		return "", identity.Invalid("overlap", "The overlap must be at most %s.", MaxSigningKeyOverlap)
+	}
 	p.keysMu.Lock()
 	defer p.keysMu.Unlock()
-	k, err := p.rotateLocked(ctx)
+	k, err := p.rotateLocked(ctx, overlap)
 	if err != nil {
 		return "", err
 	}
 	return k.ID, nil
 }
 
-func (p *Provider) rotateLocked(ctx context.Context) (token.SigningKey, error) {
+// MaxTokenTTL returns the longest lifetime a token may be issued with, the
+// shortest overlap of a key rotation.
+func (p *Provider) MaxTokenTTL() time.Duration { return p.opts.MaxTokenTTL }
+
+func (p *Provider) rotateLocked(ctx context.Context, overlap time.Duration) (token.SigningKey, error) {
 	now := p.now()
 	k, err := token.GenerateKey(now)
 	if err != nil {
 		return token.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
 	}
 	rec := SigningKeyRecord{ID: k.ID, PrivateKey: k.MarshalPrivate(), CreatedAt: now}
-	if err := p.b.RotateSigningKey(ctx, rec, now.Add(p.opts.MaxTokenTTL)); err != nil {
+	if err := p.b.RotateSigningKey(ctx, rec, now.Add(overlap+keyCacheTTL)); err != nil {
 		return token.SigningKey{}, err
 	}
 	p.keysLoaded = time.Time{} // force a reload
@@ -164,7 +191,7 @@ func (p *Provider) signingKeys(ctx context.Context) ([]token.SigningKey, error) 
 		return nil, err
 	}
 	if len(recs) == 0 || !recs[0].RetireAt.IsZero() {
-		if _, err := p.rotateLocked(ctx); err != nil {
+		if _, err := p.rotateLocked(ctx, p.opts.MaxTokenTTL); err != nil {
 			return nil, err
 		}
 		if recs, err = p.b.SigningKeys(ctx, p.now()); err != nil {
