@@ -312,3 +312,53 @@ func FindRevocationFeed(p Provider) (RevocationFeed, bool) {
 	}
 	return nil, false
 }
+
+// HostedLogin is implemented by providers that back hosted login pages:
+// they sign short-lived login requests for an application's allow-listed
+// redirect URIs, verify them for the pages, and sign the login assertion the
+// pages hand back to the application. Requests and assertions are JWTs
+// signed with the application's current signing key, each with its own
+// "typ", so neither can pass for an access token nor for each other.
+type HostedLogin interface {
+	// NewLoginRequest signs a login request for in.RedirectURI, which must be
+	// on the application's allow-list (exact match after
+	// NormalizeRedirectURI). Errors: ErrInvalidInput (field "redirect_uri"
+	// for a URI not allowed, "state", "nonce" or "path").
+	NewLoginRequest(ctx context.Context, in LoginRequest) (*SignedLoginRequest, error)
+	// VerifyLoginRequest checks a request's signature, type, audience and
+	// expiry, and that its redirect URI is still allowed.
+	// Errors: ErrInvalidInput (field "request").
+	VerifyLoginRequest(ctx context.Context, raw string) (*LoginRequestClaims, error)
+	// NewLoginAssertion verifies the request raw, as VerifyLoginRequest
+	// does, and signs an assertion that the ENABLED account accountID logged
+	// in for it, carrying the request's state, nonce and redirect URI.
+	// Errors: ErrInvalidInput (field "request"), ErrNotFound (account),
+	// ErrInvalidCredentials (account not ENABLED).
+	NewLoginAssertion(ctx context.Context, raw, accountID string) (*LoginAssertion, error)
+	// RedirectURIs lists the allow-list, sorted.
+	RedirectURIs(ctx context.Context) ([]string, error)
+	// AddRedirectURI normalises uri, adds it to the allow-list and returns
+	// the normalised form; adding it again is not an error.
+	// Errors: ErrInvalidInput (field "redirect_uri").
+	AddRedirectURI(ctx context.Context, uri string) (string, error)
+	// RemoveRedirectURI removes uri (normalised first) from the allow-list:
+	// requests for it stop verifying at once. Errors: ErrNotFound
+	// ("redirect_uri"), ErrInvalidInput.
+	RemoveRedirectURI(ctx context.Context, uri string) error
+}
+
+// FindHostedLogin returns the HostedLogin of p, looking through decorators
+// as FindRevocationFeed does.
+func FindHostedLogin(p Provider) (HostedLogin, bool) {
+	for p != nil {
+		if h, ok := p.(HostedLogin); ok {
+			return h, true
+		}
+		u, ok := p.(interface{ Unwrap() Provider })
+		if !ok {
+			break
+		}
+		p = u.Unwrap()
+	}
+	return nil, false
+}

@@ -15,6 +15,7 @@ func (s *server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/v1/openapi.json", s.openAPI)
+	s.mountPages(e) // the hosted login pages, under /idsite/
 
 	// Not e.Group("/v1", s.authenticate): a group with middleware claims
 	// every unknown path under it, which turns 405 into 404.
@@ -40,6 +41,12 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/applications/:appId/revocations", s.revokeToken, idem)
 	v1.GET("/applications/:appId/revocations", s.listRevocations)
 	v1.GET("/applications/:appId/revocations/:jti", s.getRevocation)
+	v1.GET("/applications/:appId/redirectUris", s.listRedirectURIs)
+	v1.POST("/applications/:appId/redirectUris", s.addRedirectURI, idem)
+	v1.DELETE("/applications/:appId/redirectUris", s.removeRedirectURI, idem)
+	v1.POST("/applications/:appId/loginRequests", s.createLoginRequest)
+	v1.POST("/applications/:appId/loginRequestVerifications", s.verifyLoginRequest)
+	v1.POST("/applications/:appId/loginAssertions", s.createLoginAssertion)
 
 	v1.GET("/accounts/:id", s.getAccount)
 	v1.POST("/accounts/:id", s.updateAccount, idem)

@@ -49,6 +49,7 @@ func tests(newProvider Factory) []test {
 		customDataTests(),
 		groupTests(),
 		tokenTests(newProvider),
+		hostedLoginTests(),
 		concurrencyTests(),
 		contextTests(),
 	} {

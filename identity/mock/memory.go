@@ -26,6 +26,7 @@ type memory struct {
 	members  map[string]map[string]bool     // account id -> group ids
 	revoked  map[string]identity.Revocation // by token id
 	sigKeys  []store.SigningKeyRecord       // oldest first
+	redirectURIs
 }
 
 type account struct {

@@ -1,0 +1,181 @@
+package directory
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/idsite"
+	"github.com/gatehouse-id/gatehouse/identity/wire"
+)
+
+// hostedLogin returns the caller's application and its HostedLogin.
+func hostedLogin(c echo.Context) (*Application, identity.HostedLogin, error) {
+	a, err := ownApplication(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	hl, ok := identity.FindHostedLogin(provider(c))
+	if !ok {
+		return nil, nil, identity.NotFound("hosted login")
+	}
+	return a, hl, nil
+}
+
+// listRedirectURIs is the application's allow-list, whole (it is short).
+func (s *server) listRedirectURIs(c echo.Context) error {
+	a, hl, err := hostedLogin(c)
+	if err != nil {
+		return err
+	}
+	if _, err := query(c); err != nil {
+		return err
+	}
+	uris, err := hl.RedirectURIs(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	items := make([]wire.RedirectURI, 0, len(uris))
+	for _, u := range uris {
+		items = append(items, wire.RedirectURI{URI: u})
+	}
+	return send(c, http.StatusOK, wire.Collection[wire.RedirectURI]{
+		Href: s.href(c, wire.ApplicationPath(a.ID, "redirectUris")), Limit: len(items), Size: len(items), Items: items,
+	})
+}
+
+// addRedirectURI adds a URI to the allow-list (again is not an error) and
+// answers with its normalised form.
+func (s *server) addRedirectURI(c echo.Context) error {
+	a, hl, err := hostedLogin(c)
+	if err != nil {
+		return err
+	}
+	var in wire.RedirectURI
+	if _, err := decodeJSON(c, false, &in); err != nil {
+		return err
+	}
+	uri, err := hl.AddRedirectURI(c.Request().Context(), in.URI)
+	if err != nil {
+		return err
+	}
+	return created(c, s.href(c, wire.ApplicationPath(a.ID, "redirectUris")), wire.RedirectURI{URI: uri})
+}
+
+// removeRedirectURI removes ?uri= from the allow-list. The URI is a query
+// parameter, not a path segment: it is a URL itself, and escaped slashes in
+// paths are mangled by proxies.
+func (s *server) removeRedirectURI(c echo.Context) error {
+	_, hl, err := hostedLogin(c)
+	if err != nil {
+		return err
+	}
+	q, err := query(c, "uri")
+	if err != nil {
+		return err
+	}
+	if err := hl.RemoveRedirectURI(c.Request().Context(), q.Get("uri")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// createLoginRequest signs a login request for an allow-listed redirect
+// URI. The request carries the application's id, so the hosted pages of a
+// directory serving several applications know whose keys verify it.
+func (s *server) createLoginRequest(c echo.Context) error {
+	a, hl, err := hostedLogin(c)
+	if err != nil {
+		return err
+	}
+	var in wire.LoginRequestWrite
+	if _, err := decodeJSON(c, false, &in); err != nil {
+		return err
+	}
+	r, err := hl.NewLoginRequest(c.Request().Context(), identity.LoginRequest{
+		RedirectURI: in.RedirectURI, State: in.State, Nonce: in.Nonce, Path: identity.LoginPath(in.Path), ApplicationID: a.ID,
+	})
+	if err != nil {
+		return err
+	}
+	return created(c, s.href(c, wire.ApplicationPath(a.ID, "loginRequests")+"/"+escapePath(r.ID)),
+		wire.LoginRequest{Request: r.Value, JTI: r.ID, ExpiresAt: wire.Time(r.ExpiresAt)})
+}
+
+// verifyLoginRequest checks a login request for hosted pages served
+// elsewhere.
+func (s *server) verifyLoginRequest(c echo.Context) error {
+	_, hl, err := hostedLogin(c)
+	if err != nil {
+		return err
+	}
+	var in wire.LoginRequestVerification
+	if _, err := decodeJSON(c, false, &in); err != nil {
+		return err
+	}
+	cl, err := hl.VerifyLoginRequest(c.Request().Context(), in.Request)
+	if err != nil {
+		return err
+	}
+	return send(c, http.StatusOK, wire.LoginRequestClaims{
+		JTI: cl.ID, Application: cl.Application, ApplicationID: cl.ApplicationID, RedirectURI: cl.RedirectURI,
+		State: cl.State, Nonce: cl.Nonce, Path: string(cl.Path), IssuedAt: wire.Time(cl.IssuedAt), ExpiresAt: wire.Time(cl.ExpiresAt),
+	})
+}
+
+// createLoginAssertion signs the assertion that an account logged in for a
+// request. Like token issuance it is not idempotent: its answer is a
+// credential, which is never stored.
+func (s *server) createLoginAssertion(c echo.Context) error {
+	a, hl, err := hostedLogin(c)
+	if err != nil {
+		return err
+	}
+	var in wire.LoginAssertionWrite
+	if _, err := decodeJSON(c, false, &in); err != nil {
+		return err
+	}
+	if !validID(in.AccountID) {
+		return identity.NotFound("account")
+	}
+	as, err := hl.NewLoginAssertion(c.Request().Context(), in.Request, in.AccountID)
+	if err != nil {
+		return err
+	}
+	return created(c, s.href(c, wire.ApplicationPath(a.ID, "loginAssertions")+"/"+escapePath(as.ID)),
+		wire.LoginAssertion{Assertion: as.Value, JTI: as.ID, AccountID: as.AccountID, ExpiresAt: wire.Time(as.ExpiresAt)})
+}
+
+// mountPages serves the hosted login pages of the directory, for every
+// application it serves: a request names its application (and is verified
+// with that application's keys), a page session remembers it. Logins there
+// go through the tenant's providers, regulated like the directory's login
+// attempts.
+//
+// The pages' CSRF key is made for each process: behind a load balancer,
+// several directory replicas need sticky sessions for the pages.
+func (s *server) mountPages(e *echo.Echo) {
+	h, err := idsite.New(idsite.Config{
+		Resolve: func(ctx context.Context, appID string) (identity.Provider, error) {
+			if appID == "" || !validID(appID) {
+				return nil, identity.NotFound("application")
+			}
+			_, p, err := s.tenant.Application(ctx, appID)
+			return p, err
+		},
+		SessionTTL: 15 * time.Minute,
+		Logger:     s.log.With("component", "idsite"),
+		Now:        s.cfg.Now,
+	})
+	if err != nil {
+		// The templates are embedded: only a broken build gets here.
+		panic(err)
+	}
+	wrapped := echo.WrapHandler(h)
+	for _, rt := range h.Routes() {
+		e.Add(rt.Method, rt.Path, wrapped)
+	}
+}
