@@ -8,6 +8,10 @@ import (
 func (s *server) routes(e *echo.Echo) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.json", s.openAPI)
+	if s.cfg.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.cfg.Metrics.Handler()))
+	}
 
 	e.GET("/", s.root, s.auth)
 
@@ -32,4 +36,6 @@ func (s *server) routes(e *echo.Echo) {
 
 	e.POST("/oauth/token", s.oauthToken)
 	e.POST("/oauth/revoke", s.oauthRevoke)
+
+	s.loginRoutes(e)
 }

@@ -9,7 +9,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/metrics"
 )
 
 // Config configures the API server. Zero fields take the defaults named on
@@ -46,6 +49,16 @@ type Config struct {
 	// a token revoked through another server stops working here within this
 	// time. Default 5 s.
 	RevocationPoll time.Duration
+	// Login configures hosted login (GET /login, /login/callback,
+	// /logout). Default: off.
+	Login LoginConfig
+	// Metrics records the server's HTTP requests and authentications,
+	// served at GET /metrics without credentials. Wrap the Provider with
+	// metrics.Provider to count its calls too. Default: a new
+	// metrics.Metrics on a registry of its own (metrics.NewRegistry).
+	Metrics *metrics.Metrics
+	// DisableMetrics turns metrics and GET /metrics off.
+	DisableMetrics bool
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -66,10 +79,35 @@ func (c Config) withDefaults() Config {
 	if c.Ready == nil {
 		c.Ready = func(context.Context) error { return nil }
 	}
+	if c.DisableMetrics {
+		c.Metrics = nil
+	} else if c.Metrics == nil {
+		c.Metrics, _ = metrics.New(metrics.NewRegistry(), metrics.BuildInfo{}) // a new registry: no conflict
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return c
+}
+
+// authResults is the AuthConfig.OnResult that counts authentications in m,
+// or nil without m.
+func authResults(m *metrics.Metrics) func(echo.Context, Method, error) {
+	if m == nil {
+		return nil
+	}
+	return func(_ echo.Context, method Method, err error) {
+		m.Authentication(string(method), authOutcome(err))
+	}
+}
+
+// authOutcome classifies what the auth middleware answers: its 401s are
+// failures, whatever their cause.
+func authOutcome(err error) metrics.Outcome {
+	if e, ok := errors.AsType[*Error](err); ok && e.Status == http.StatusUnauthorized {
+		return metrics.OutcomeFailure
+	}
+	return metrics.AuthOutcome(err)
 }
 
 // server holds what the handlers share.
@@ -94,12 +132,18 @@ func New(cfg Config, p identity.Provider, logger *slog.Logger) *echo.Echo {
 		Realm:    cfg.Realm,
 		Tokens:   s.tokens,
 		Logger:   logger,
+		OnResult: authResults(cfg.Metrics),
 	})
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = ErrorHandler(logger)
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
+	if cfg.Metrics != nil {
+		// First, so that it times the whole chain and sees every final
+		// status.
+		e.Use(cfg.Metrics.Middleware())
+	}
 	e.Use(requestID)
 	e.Use(securityHeaders)
 	e.Use(ClientIP)

@@ -42,6 +42,8 @@ type Config struct {
 	CustomData  CustomDataConfig `mapstructure:"custom_data"`
 	Regulation  RegulationConfig `mapstructure:"regulation"`
 	Directory   DirectoryConfig  `mapstructure:"directory"`
+	Login       LoginConfig      `mapstructure:"login"`
+	Metrics     MetricsConfig    `mapstructure:"metrics"`
 	Log         LogConfig        `mapstructure:"log"`
 }
 
@@ -77,6 +79,10 @@ type HTTPLimits struct {
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 	// MaxHeaderBytes bounds the request line and headers, in bytes.
 	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
+	// ShutdownTimeout is how long in-flight requests may take to finish
+	// once the server is told to stop (SIGINT, SIGTERM); those still
+	// running then are cut off.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 }
 
 // TLSConfig names a PEM certificate (chain) and its key. Both or neither:
@@ -213,6 +219,15 @@ type DirectoryConfig struct {
 	// BodyLimit bounds request bodies, in bytes.
 	BodyLimit  int64 `mapstructure:"body_limit"`
 	HTTPLimits `mapstructure:",squash"`
+	// Metrics configures the directory's GET /metrics.
+	Metrics MetricsConfig `mapstructure:"metrics"`
+}
+
+// MetricsConfig configures a server's Prometheus metrics.
+type MetricsConfig struct {
+	// Enabled serves GET /metrics, without credentials, on the server's
+	// own address.
+	Enabled bool `mapstructure:"enabled"`
 }
 
 // LogConfig configures logging to standard error.
@@ -246,6 +261,7 @@ var defaults = []struct {
 	{"server.write_timeout", "30s"},
 	{"server.idle_timeout", "120s"},
 	{"server.max_header_bytes", 64 << 10},
+	{"server.shutdown_timeout", "10s"},
 	{"identity.provider", "local"},
 	{"identity.local.database", "gatehouse.db"},
 	{"identity.remote.url", ""},
@@ -289,6 +305,12 @@ var defaults = []struct {
 	{"directory.write_timeout", "30s"},
 	{"directory.idle_timeout", "120s"},
 	{"directory.max_header_bytes", 64 << 10},
+	{"directory.shutdown_timeout", "10s"},
+	{"directory.metrics.enabled", true},
+	{"login.public_url", ""},
+	{"login.pages_url", ""},
+	{"login.session_ttl", "1h"},
+	{"metrics.enabled", true},
 	{"log.level", "info"},
 	{"log.format", "json"},
 }
@@ -596,6 +618,7 @@ func (c *Config) Validate() error {
 		bad("server.trusted_proxies", "%v", err)
 	}
 	checkHTTPLimits(c.Server.HTTPLimits, "server", bad)
+	c.Login.validate(c.Identity.Provider, bad)
 
 	switch c.Identity.Provider {
 	case "local", "remote", "mock":
@@ -773,6 +796,10 @@ const (
 	maxIdleTimeout       = 24 * time.Hour
 	minMaxHeaderBytes    = 1 << 10
 	maxMaxHeaderBytes    = 1 << 20
+	// A container runtime kills a process some time after SIGTERM (10 s by
+	// default for Docker, 30 s for Kubernetes); waiting longer than a few
+	// minutes would only hide a stuck request.
+	maxShutdownTimeout = 10 * time.Minute
 )
 
 // checkHTTPLimits checks the timeouts and header bound of a server; prefix
@@ -793,6 +820,10 @@ func checkHTTPLimits(l HTTPLimits, prefix string, bad func(key, format string, a
 	}
 	if l.MaxHeaderBytes < minMaxHeaderBytes || l.MaxHeaderBytes > maxMaxHeaderBytes {
 		bad(prefix+".max_header_bytes", "must be between %d and %d bytes (got %d)", minMaxHeaderBytes, maxMaxHeaderBytes, l.MaxHeaderBytes)
+	}
+	// Zero is allowed here: stop at once, cutting whatever is in flight.
+	if l.ShutdownTimeout < 0 || l.ShutdownTimeout > maxShutdownTimeout {
+		bad(prefix+".shutdown_timeout", "must be between 0s and %s (got %s)", maxShutdownTimeout, l.ShutdownTimeout)
 	}
 }
 

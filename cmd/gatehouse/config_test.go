@@ -45,8 +45,10 @@ var wantDefaults = Config{
 		MaxEntries: 100_000,
 	},
 	Directory: DirectoryConfig{Addr: "127.0.0.1:8080", Database: "gatehouse-directory.db", BodyLimit: 1 << 20,
-		HTTPLimits: defaultHTTPLimits},
-	Log: LogConfig{Level: "info", Format: "json"},
+		HTTPLimits: defaultHTTPLimits, Metrics: MetricsConfig{Enabled: true}},
+	Metrics: MetricsConfig{Enabled: true},
+	Login:   LoginConfig{SessionTTL: time.Hour},
+	Log:     LogConfig{Level: "info", Format: "json"},
 }
 
 // defaultHTTPLimits are the default limits of both servers.
@@ -56,6 +58,7 @@ var defaultHTTPLimits = HTTPLimits{
 	WriteTimeout:      30 * time.Second,
 	IdleTimeout:       120 * time.Second,
 	MaxHeaderBytes:    65536,
+	ShutdownTimeout:   10 * time.Second,
 }
 
 func TestDefaults(t *testing.T) {
@@ -116,6 +119,7 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		{"server.write_timeout", "25s", 25 * time.Second},
 		{"server.idle_timeout", "60", 60 * time.Second},
 		{"server.max_header_bytes", "8192", 8192},
+		{"server.shutdown_timeout", "3s", 3 * time.Second},
 		{"identity.provider", "mock", "mock"},
 		{"identity.local.database", "postgres://gatehouse@db/gatehouse", "postgres://gatehouse@db/gatehouse"},
 		{"identity.remote.url", "https://directory.example.com", "https://directory.example.com"},
@@ -160,6 +164,12 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		{"directory.write_timeout", "45s", 45 * time.Second},
 		{"directory.idle_timeout", "90s", 90 * time.Second},
 		{"directory.max_header_bytes", "16384", 16384},
+		{"directory.shutdown_timeout", "0", time.Duration(0)},
+		{"directory.metrics.enabled", "false", false},
+		{"metrics.enabled", "false", false},
+		{"login.public_url", "https://api.example.com", "https://api.example.com"},
+		{"login.pages_url", "https://directory.example.com/idsite", "https://directory.example.com/idsite"},
+		{"login.session_ttl", "2h", 2 * time.Hour},
 		{"log.level", "DEBUG", "debug"},
 		{"log.format", "text", "text"},
 	}
@@ -293,6 +303,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"server.write_timeout", func(c *Config) { c.Server.WriteTimeout = 0 }},
 		{"server.idle_timeout", func(c *Config) { c.Server.IdleTimeout = 48 * time.Hour }},
 		{"server.max_header_bytes", func(c *Config) { c.Server.MaxHeaderBytes = 100 }},
+		{"server.shutdown_timeout", func(c *Config) { c.Server.ShutdownTimeout = -time.Second }},
 		{"identity.provider", func(c *Config) { c.Identity.Provider = "ldap" }},
 		{"identity.local.database", func(c *Config) { c.Identity.Local.Database = " " }},
 		{"identity.remote.url", func(c *Config) { c.Identity.Remote.URL = "ftp://x" }},
@@ -358,6 +369,13 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"directory.write_timeout", func(c *Config) { c.Directory.WriteTimeout = 2 * time.Hour }},
 		{"directory.idle_timeout", func(c *Config) { c.Directory.IdleTimeout = 0 }},
 		{"directory.max_header_bytes", func(c *Config) { c.Directory.MaxHeaderBytes = 1 << 30 }},
+		{"directory.shutdown_timeout", func(c *Config) { c.Directory.ShutdownTimeout = time.Hour }},
+		{"login.public_url", func(c *Config) { c.Login.PublicURL = "ftp://api.example.com" }},
+		{"login.public_url", func(c *Config) { c.Login.PublicURL = "https://api.example.com/app" }},
+		{"login.public_url", func(c *Config) { c.Login.PublicURL = "http://api.example.com" }},
+		{"login.pages_url", func(c *Config) { c.Login.PagesURL = "https://dir.example.com/idsite?x=1" }},
+		{"login.session_ttl", func(c *Config) { c.Login.SessionTTL = time.Second }},
+		{"login.session_ttl", func(c *Config) { c.Login.SessionTTL = 48 * time.Hour }},
 		{"log.level", func(c *Config) { c.Log.Level = "verbose" }},
 		{"log.format", func(c *Config) { c.Log.Format = "xml" }},
 	}

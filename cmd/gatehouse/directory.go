@@ -40,6 +40,8 @@ identity.provider: remote.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(a.directoryServeCommand(), a.directoryBootstrapCommand())
+	cmd.AddCommand(a.directoryKeysCommand(), a.directoryAdminKeysCommand())
+	cmd.AddCommand(a.directoryRedirectURIsCommand())
 	return cmd
 }
 
@@ -48,7 +50,10 @@ func (a *app) directoryServeCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the directory server",
 		Long: `Run the directory on directory.addr, over directory.database, until
-interrupted (SIGINT or SIGTERM), then finish in-flight requests (up to 10 s).
+interrupted (SIGINT or SIGTERM), then stop accepting connections, let
+in-flight requests finish (for up to directory.shutdown_timeout), close the
+database and exit 0. Requests still running after the timeout are cut off,
+and the exit status is 1. A second signal stops the process at once.
 
 It logs one "listening" line with the bound address, which tells the port
 when directory.addr asks for port 0. Callers authenticate with an admin key
@@ -59,7 +64,7 @@ from "gatehouse directory bootstrap".`,
 			if err != nil {
 				return err
 			}
-			return serveDirectory(cmd.Context(), cfg, logger.With("component", "directory"))
+			return serveDirectory(cmd.Context(), cfg, withRequestIDs(logger.With("component", "directory")))
 		},
 	}
 	cmd.Flags().String("addr", "", "listen address host:port (overrides directory.addr)")
@@ -98,12 +103,20 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 		}()
 		tenant = newRegulatedTenant(tenant, regulationConfig(cfg, logger, -1, fallback), counters)
 	}
+	m, err := newMetrics(cfg.Directory.Metrics.Enabled)
+	if err != nil {
+		return err
+	}
+	if err := observeTenant(tenant, m); err != nil {
+		return err
+	}
 	handler := directory.New(directory.Config{
 		BaseURL:   cfg.Directory.BaseURL,
 		BodyLimit: cfg.Directory.BodyLimit,
 		// The same lifetime as the store's default, so that oAuthPolicy
 		// shows what tokens requested without one actually get.
 		TokenTTL: cfg.Tokens.TTL,
+		Metrics:  m,
 	}, tenant, logger)
 
 	pctx, stopPurge := context.WithCancel(ctx)
@@ -124,6 +137,7 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 		addrKey: "directory.addr",
 		tls:     tlsConfig,
 		limits:  cfg.Directory.HTTPLimits,
+		prefix:  "directory",
 		attrs:   []any{"database", redactDSN(cfg.Directory.Database)},
 	})
 }
@@ -185,18 +199,23 @@ and leaves the application and its other keys alone.`,
 			if err != nil {
 				return err
 			}
-			return a.bootstrap(cmd.Context(), cfg, cfg.Application)
+			uris, _ := cmd.Flags().GetStringArray("redirect-uri")
+			if err := checkRedirectURIs(uris); err != nil {
+				return err
+			}
+			return a.bootstrap(cmd.Context(), cfg, cfg.Application, uris...)
 		},
 	}
 	cmd.Flags().String("application", "", "the application's name (overrides the application key)")
 	a.bind("application", cmd.Flags(), "application")
+	cmd.Flags().StringArray("redirect-uri", nil, "allow this hosted-login redirect URI for the application (repeatable)")
 	return cmd
 }
 
 // bootstrap creates the application called name if needed, and prints a new
 // admin key for it on stdout; nothing else goes there, so the output can be
 // redirected to an env file.
-func (a *app) bootstrap(ctx context.Context, cfg *Config, name string) (err error) {
+func (a *app) bootstrap(ctx context.Context, cfg *Config, name string, redirectURIs ...string) (err error) {
 	db, err := openDirectoryDB(ctx, cfg)
 	if err != nil {
 		return err
@@ -210,15 +229,14 @@ func (a *app) bootstrap(ctx context.Context, cfg *Config, name string) (err erro
 	if err != nil {
 		return fmt.Errorf("application %q: %w", name, describe(err))
 	}
+	if err := addRedirectURIs(ctx, db, app, redirectURIs); err != nil {
+		return err
+	}
 	id, secret, err := db.CreateAdminKey(ctx, app.ID)
 	if err != nil {
 		return fmt.Errorf("application %q: create admin key: %w", name, describe(err))
 	}
-	if _, err := fmt.Fprintf(a.stdout, "%s=%s\n%s=%s\n", envAPIKeyID, id, envAPIKeySecret, secret); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stderr, "gatehouse: new admin key %s for application %q; the secret is shown only now: keep it (only its hash is stored)\n", id, name)
-	return nil
+	return a.printNewAdminKey(name, id, secret)
 }
 
 // openDirectoryDB opens directory.database, running its migrations.

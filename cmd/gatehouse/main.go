@@ -9,6 +9,7 @@
 //	gatehouse apikeys create alice
 //	gatehouse groups add admins alice
 //	gatehouse config show                 # the effective configuration
+//	gatehouse healthcheck --ready         # for a container's HEALTHCHECK
 //	gatehouse version
 //
 // Configuration comes from defaults, a YAML file (--config, or ./config.yaml
@@ -32,6 +33,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal starts a graceful shutdown; restoring the default
+	// action then lets a second one end the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -39,7 +46,7 @@ func main() {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintf(os.Stderr, "gatehouse: %s\n", line)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 

@@ -57,15 +57,19 @@ in upper case with . as _, e.g. GATEHOUSE_SERVER_ADDR), flags.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if a.output != outputTable && a.output != outputJSON {
-				return fmt.Errorf("--output: must be %s or %s (got %q)", outputTable, outputJSON, a.output)
+				return usagef("--output: must be %s or %s (got %q)", outputTable, outputJSON, a.output)
 			}
 			// Checked for every command, even those that read no
 			// configuration, so that a mistyped --config never goes
 			// unnoticed.
 			_, err := a.configPath(cmd)
-			return err
+			return usage(err)
 		},
 	}
+	root.SetHelpTemplate(root.HelpTemplate() + exitStatusHelp)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("%s%w", commandPrefix(c), err)
+	})
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
@@ -84,7 +88,9 @@ in upper case with . as _, e.g. GATEHOUSE_SERVER_ADDR), flags.`,
 		a.groupsCommand(),
 		a.configCommand(),
 		a.versionCommand(),
+		a.healthcheckCommand(),
 	)
+	checkArgs(root)
 	return root
 }
 
@@ -125,11 +131,11 @@ func (a *app) configPath(cmd *cobra.Command) (string, error) {
 func (a *app) load(cmd *cobra.Command) (*Config, *slog.Logger, error) {
 	file, err := a.configPath(cmd)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, usage(err)
 	}
 	cfg, err := loadConfig(a.v, file, a.getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, usage(err)
 	}
 	return cfg, newLogger(cfg.Log, a.stderr), nil
 }
@@ -149,7 +155,15 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 // withProvider loads the configuration, opens the configured provider, runs
 // fn with it and closes it. Domain errors come back as their client-facing
 // message and field.
-func (a *app) withProvider(cmd *cobra.Command, fn func(ctx context.Context, p identity.Provider) error) (err error) {
+func (a *app) withProvider(cmd *cobra.Command, fn func(ctx context.Context, p identity.Provider) error) error {
+	return a.withProviderConfig(cmd, func(ctx context.Context, _ *Config, p identity.Provider) error {
+		return fn(ctx, p)
+	})
+}
+
+// withProviderConfig is withProvider for a command that also reads the
+// configuration.
+func (a *app) withProviderConfig(cmd *cobra.Command, fn func(ctx context.Context, cfg *Config, p identity.Provider) error) (err error) {
 	cfg, logger, err := a.load(cmd)
 	if err != nil {
 		return err
@@ -167,7 +181,7 @@ func (a *app) withProvider(cmd *cobra.Command, fn func(ctx context.Context, p id
 	if cfg.Identity.Provider == "mock" {
 		logger.Warn("the mock provider keeps everything in memory: changes are lost when this command exits")
 	}
-	return describe(fn(ctx, p))
+	return describe(fn(ctx, cfg, p))
 }
 
 // describe turns a domain error into its message, prefixed with the field it
@@ -175,8 +189,9 @@ func (a *app) withProvider(cmd *cobra.Command, fn func(ctx context.Context, p id
 // (conflict)". Internal errors are returned whole: the operator running the
 // command is who needs their detail.
 func describe(err error) error {
-	if err == nil {
-		return nil
+	var ce *cliError
+	if err == nil || errors.As(err, &ce) {
+		return err // nil, or described already
 	}
 	code := identity.ErrorCode(err)
 	if code == identity.CodeInternal {

@@ -13,20 +13,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-id/gatehouse/api"
+	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/cache"
 	"github.com/gatehouse-id/gatehouse/identity/regulate"
 )
-
-// shutdownTimeout is how long in-flight requests may take to finish once a
-// server is told to stop.
-const shutdownTimeout = 10 * time.Second
 
 func (a *app) serveCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API server",
 		Long: `Run the API server on server.addr until interrupted (SIGINT or SIGTERM),
-then finish in-flight requests (up to 10 s) and close the provider.
+then stop accepting connections, let in-flight requests finish (for up to
+server.shutdown_timeout), close the provider and exit 0. Requests still
+running after the timeout are cut off, and the exit status is 1. A second
+signal stops the process at once.
 
 It logs one "listening" line with the bound address, which tells the port
 when server.addr asks for port 0.`,
@@ -36,7 +36,7 @@ when server.addr asks for port 0.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, logger)
+			return serve(cmd.Context(), cfg, withRequestIDs(logger))
 		},
 	}
 	cmd.Flags().String("addr", "", "listen address host:port (overrides server.addr)")
@@ -63,6 +63,16 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		}
 	}()
 
+	// Metrics wrap the provider before the other decorators, so that they
+	// count the calls that reach it, not those the cache answers.
+	m, err := newMetrics(cfg.Metrics.Enabled)
+	if err != nil {
+		return err
+	}
+	if p, err = meterProvider(p, m); err != nil {
+		return err
+	}
+
 	// The order of the decorators matters: regulation → cache → provider.
 	// Regulation must see every attempt, cached or not, and refuse a
 	// throttled one before anything else runs. Inside the cache, it would
@@ -83,11 +93,19 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		}()
 		p = regulate.New(p, regulationConfig(cfg, logger, cfg.Regulation.PairMaxFailures, fallback), counters)
 	}
+	if err := observeDecorators(p, m); err != nil {
+		return err
+	}
 	trusted, err := parseTrustedProxies(cfg.Server.TrustedProxies)
 	if err != nil { // Validate has checked them
 		return fmt.Errorf("config: server.trusted_proxies: %w", err)
 	}
+	login, err := hostedLogin(ctx, cfg, p, logger)
+	if err != nil {
+		return err
+	}
 	handler := api.New(api.Config{
+		Login:          login,
 		Realm:          cfg.Server.Realm,
 		TokenTTL:       cfg.Tokens.TTL,
 		RevocationPoll: cfg.Tokens.RevocationPoll,
@@ -95,6 +113,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		BodyLimit:      cfg.Server.BodyLimit,
 		TrustedProxies: trusted,
 		Ready:          ready,
+		Metrics:        m,
+		DisableMetrics: m == nil,
 	}, p, logger)
 
 	return runHTTP(ctx, logger, httpService{
@@ -103,6 +123,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		addrKey: "server.addr",
 		tls:     tlsConfig,
 		limits:  cfg.Server.HTTPLimits,
+		prefix:  "server",
 		attrs:   []any{"provider", cfg.Identity.Provider, "application", cfg.Application},
 	})
 }
@@ -131,13 +152,18 @@ type httpService struct {
 	tls *tls.Config
 	// limits are the server's timeouts and header bound.
 	limits HTTPLimits
+	// prefix is the parent of the server's keys ("server"), for messages.
+	prefix string
 	// attrs are added to the "listening" log line.
 	attrs []any
 }
 
-// runHTTP serves s with its limits until ctx is done,
-// then shuts down gracefully: in-flight requests get shutdownTimeout to
-// finish. It logs one "listening" line with the bound address.
+// runHTTP serves s with its limits until ctx is done, then shuts down
+// gracefully: the listener closes at once, so new connections are refused,
+// and in-flight requests get limits.ShutdownTimeout to finish. Requests still
+// running then are cut off and runHTTP returns an error, so that the exit
+// status tells an orchestrator the stop was not clean. It logs one
+// "listening" line with the bound address.
 func runHTTP(ctx context.Context, logger *slog.Logger, s httpService) error {
 	srv := &http.Server{
 		Handler:   s.handler,
@@ -187,17 +213,61 @@ func runHTTP(ctx context.Context, logger *slog.Logger, s httpService) error {
 	case <-ctx.Done():
 	}
 
-	logger.Info("shutting down", "timeout", shutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	timeout := s.limits.ShutdownTimeout
+	logger.Info("shutting down", "timeout", timeout.String())
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		// Connections still busy after the timeout are cut.
 		_ = srv.Close()
-		return fmt.Errorf("shutdown: %w", err)
+		logger.Error("in-flight requests cut off", "timeout", timeout.String())
+		return fmt.Errorf("shutdown: requests still running after %s.shutdown_timeout (%s) were cut off: %w", s.prefix, timeout, err)
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	logger.Info("stopped")
+	logger.Info("stopped", "duration", time.Since(start))
 	return nil
+}
+
+// withRequestIDs returns logger adding the request id of each line's
+// context (identity.RequestID) as request_id, so that every line logged
+// while handling a request, by any layer that passes the request's context,
+// can be joined with its access line, in this process and in the directory.
+func withRequestIDs(logger *slog.Logger) *slog.Logger {
+	return slog.New(requestIDHandler{logger.Handler()})
+}
+
+// requestIDHandler is the slog.Handler of withRequestIDs.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := identity.RequestID(ctx); id != "" && !hasAttr(r, requestIDKey) {
+		r = r.Clone()
+		r.AddAttrs(slog.String(requestIDKey, id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// requestIDKey is the attribute the servers' own lines already carry the
+// id under; it is not added twice.
+const requestIDKey = "request_id"
+
+// hasAttr reports whether r has a top-level attribute called key.
+func hasAttr(r slog.Record, key string) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == key
+		return !found
+	})
+	return found
 }

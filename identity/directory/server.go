@@ -39,25 +39,43 @@ func New(cfg Config, t Tenant, logger *slog.Logger) *echo.Echo {
 	if logger == nil {
 		logger = discardLogger
 	}
+	if cfg.Metrics != nil {
+		t = newMeteredTenant(t, cfg.Metrics)
+	}
 	s := &server{cfg: cfg.withDefaults(), tenant: t, log: logger}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	if cfg.Metrics != nil {
+		// First, so that it times the whole chain and sees every final
+		// status.
+		e.Use(cfg.Metrics.Middleware())
+	}
 	e.Use(s.requestID, securityHeaders, s.requestLogger, s.recover, s.bodyLimit)
 	s.routes(e)
+	if cfg.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(cfg.Metrics.Handler()))
+	}
 	return e
 }
 
-// requestID gives every request a fresh id, sent as Request-Id and as
-// Stormpath's Stormpath-Request-Id, repeated in error bodies and logs. A
-// caller's own id is not reused: it could be anything, and the id must be
-// safe to log.
+// requestID gives every request an id, sent as Request-Id and as
+// Stormpath's Stormpath-Request-Id, repeated in error bodies and logs, and
+// put in the request's context (identity.WithRequestID). The caller's
+// X-Request-Id is adopted when it is well formed (identity.ValidRequestID),
+// so that the id of an API server's request follows it here; anything else
+// gets a fresh id, as a hostile one could forge log fields or headers.
 func (s *server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := newUUID()
+		req := c.Request()
+		id := req.Header.Get(echo.HeaderXRequestID)
+		if !identity.ValidRequestID(id) {
+			id = newUUID()
+		}
 		h := c.Response().Header()
 		h.Set(headerRequestID, id)
 		h.Set(headerStormpathRequestID, id)
+		c.SetRequest(req.WithContext(identity.WithRequestID(req.Context(), id)))
 		return next(c)
 	}
 }
