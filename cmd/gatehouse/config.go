@@ -217,8 +217,12 @@ type DirectoryConfig struct {
 	BaseURL string    `mapstructure:"base_url"`
 	TLS     TLSConfig `mapstructure:"tls"`
 	// BodyLimit bounds request bodies, in bytes.
-	BodyLimit  int64 `mapstructure:"body_limit"`
-	HTTPLimits `mapstructure:",squash"`
+	BodyLimit int64 `mapstructure:"body_limit"`
+	// TrustedProxies, as server.trusted_proxies, for the hosted login
+	// pages: browsers reach them directly, and failed logins there are
+	// counted by client IP.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	HTTPLimits     `mapstructure:",squash"`
 	// Metrics configures the directory's GET /metrics.
 	Metrics MetricsConfig `mapstructure:"metrics"`
 }
@@ -300,6 +304,7 @@ var defaults = []struct {
 	{"directory.tls.cert_file", ""},
 	{"directory.tls.key_file", ""},
 	{"directory.body_limit", 1 << 20},
+	{"directory.trusted_proxies", []string{}},
 	{"directory.read_header_timeout", "5s"},
 	{"directory.read_timeout", "30s"},
 	{"directory.write_timeout", "30s"},
@@ -574,6 +579,9 @@ func (c *Config) normalize() {
 	for i, s := range c.Server.TrustedProxies {
 		c.Server.TrustedProxies[i] = strings.TrimSpace(s)
 	}
+	for i, s := range c.Directory.TrustedProxies {
+		c.Directory.TrustedProxies[i] = strings.TrimSpace(s)
+	}
 }
 
 // Bounds checked by Validate.
@@ -758,6 +766,9 @@ func (c *Config) Validate() error {
 	if c.Directory.BodyLimit < minBodyLimit || c.Directory.BodyLimit > maxBodyLimit {
 		bad("directory.body_limit", "must be between %d and %d bytes", minBodyLimit, maxBodyLimit)
 	}
+	if _, err := parseTrustedProxies(c.Directory.TrustedProxies); err != nil {
+		bad("directory.trusted_proxies", "%v", err)
+	}
 	checkHTTPLimits(c.Directory.HTTPLimits, "directory", bad)
 
 	switch c.Log.Level {
@@ -827,7 +838,8 @@ func checkHTTPLimits(l HTTPLimits, prefix string, bad func(key, format string, a
 	}
 }
 
-// parseTrustedProxies parses server.trusted_proxies: CIDR networks
+// parseTrustedProxies parses server.trusted_proxies and
+// directory.trusted_proxies: CIDR networks
 // (10.0.0.0/8, 2001:db8::/32) or single addresses (10.0.0.1).
 func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(list))

@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-id/gatehouse/api"
+	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/directory"
 	"github.com/gatehouse-id/gatehouse/identity/sqlstore"
 )
@@ -93,7 +95,12 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 	// its name as the tokens' audience, so no application is set here.
 	opts := storeOptions(cfg, logger)
 	opts.Application = ""
+	trusted, err := parseTrustedProxies(cfg.Directory.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("config: directory.trusted_proxies: %w", err)
+	}
 	var tenant directory.Tenant = directory.SQLTenant(db, opts)
+	var pageProvider func(string, identity.Provider) identity.Provider
 	if cfg.Regulation.Enabled {
 		counters, fallback, closeCounters := openCounters(ctx, cfg, "gatehouse:directory:regulate:", logger)
 		defer func() {
@@ -102,6 +109,7 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 			}
 		}()
 		tenant = newRegulatedTenant(tenant, regulationConfig(cfg, logger, -1, fallback), counters)
+		pageProvider = newPageRegulators(regulationConfig(cfg, logger, cfg.Regulation.PairMaxFailures, fallback), counters).wrap
 	}
 	m, err := newMetrics(cfg.Directory.Metrics.Enabled)
 	if err != nil {
@@ -117,6 +125,10 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 		// shows what tokens requested without one actually get.
 		TokenTTL: cfg.Tokens.TTL,
 		Metrics:  m,
+		// The pages are the one place the directory sees users' own
+		// addresses: they get the pair limit the API servers apply.
+		PageProvider: pageProvider,
+		IPExtractor:  api.IPExtractor(trusted),
 	}, tenant, logger)
 
 	pctx, stopPurge := context.WithCancel(ctx)

@@ -116,3 +116,41 @@ func (t *regulatedTenant) Application(ctx context.Context, appID string) (*direc
 	}
 	return app, r, nil
 }
+
+// pageRegulators regulate the directory's hosted login pages with the pair
+// limit the API servers apply: browsers reach the pages directly, so there
+// the client IP is the user's. The providers they wrap are the
+// regulatedTenant's, which already count each login's failures from
+// anywhere: the login-wide limit is off here, or each failure would count
+// twice against it.
+type pageRegulators struct {
+	cfg      regulate.Config
+	counters regulate.Counters
+
+	mu   sync.Mutex
+	regs map[string]*regulate.Regulator // by application id
+}
+
+func newPageRegulators(cfg regulate.Config, counters regulate.Counters) *pageRegulators {
+	cfg.AccountMaxFailures = -1
+	return &pageRegulators{cfg: cfg, counters: counters, regs: map[string]*regulate.Regulator{}}
+}
+
+// wrap is a directory.Config.PageProvider. The pages' counters are kept
+// apart from the directory's own (namespace appID + ":pages"), as they
+// count something else.
+func (r *pageRegulators) wrap(appID string, p identity.Provider) identity.Provider {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// The tenant returns the same provider for an application each time
+	// (regulatedTenant caches it), so one Regulator per application
+	// wraps it for good.
+	reg, ok := r.regs[appID]
+	if !ok {
+		cfg := r.cfg
+		cfg.Namespace = appID + ":pages"
+		reg = regulate.New(p, cfg, r.counters)
+		r.regs[appID] = reg
+	}
+	return reg
+}

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/metrics"
 )
 
@@ -33,6 +36,19 @@ type Config struct {
 	// verifications (as authentications) and provider calls, and serves
 	// them at GET /metrics without credentials. Default: none.
 	Metrics *metrics.Metrics
+	// PageProvider, when set, wraps the provider the hosted login pages
+	// use for an application (appID), for example in a regulator with a
+	// limit per login and client IP: browsers reach the pages directly,
+	// whereas the protocol's callers are API servers, which apply that
+	// limit themselves. It is called for every page request; the result
+	// should keep whatever state it has per application. Default: the
+	// tenant's provider as is.
+	PageProvider func(appID string, p identity.Provider) identity.Provider
+	// IPExtractor finds a page request's client IP, which failed-login
+	// regulation counts under. Behind a reverse proxy, use one that reads
+	// X-Forwarded-For from trusted proxies only (api.IPExtractor).
+	// Default: the connection's peer.
+	IPExtractor echo.IPExtractor
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -58,6 +74,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = DefaultTokenTTL
+	}
+	if c.IPExtractor == nil {
+		c.IPExtractor = echo.ExtractIPDirect()
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -153,7 +153,8 @@ func (s *server) createLoginAssertion(c echo.Context) error {
 // application it serves: a request names its application (and is verified
 // with that application's keys), a page session remembers it. Logins there
 // go through the tenant's providers, regulated like the directory's login
-// attempts.
+// attempts, and through Config.PageProvider, with the browser's address
+// (Config.IPExtractor) as the client IP.
 //
 // The pages' CSRF key is made for each process: behind a load balancer,
 // several directory replicas need sticky sessions for the pages.
@@ -163,8 +164,14 @@ func (s *server) mountPages(e *echo.Echo) {
 			if appID == "" || !validID(appID) {
 				return nil, identity.NotFound("application")
 			}
-			_, p, err := s.tenant.Application(ctx, appID)
-			return p, err
+			app, p, err := s.tenant.Application(ctx, appID)
+			if err != nil {
+				return nil, err
+			}
+			if s.cfg.PageProvider != nil {
+				p = s.cfg.PageProvider(app.ID, p)
+			}
+			return p, nil
 		},
 		SessionTTL: 15 * time.Minute,
 		Logger:     s.log.With("component", "idsite"),
@@ -176,6 +183,16 @@ func (s *server) mountPages(e *echo.Echo) {
 	}
 	wrapped := echo.WrapHandler(h)
 	for _, rt := range h.Routes() {
-		e.Add(rt.Method, rt.Path, wrapped)
+		e.Add(rt.Method, rt.Path, wrapped, s.pageClientIP)
+	}
+}
+
+// pageClientIP puts the browser's address in the request's context
+// (identity.WithClientIP), where the pages' regulation reads it.
+func (s *server) pageClientIP(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		c.SetRequest(req.WithContext(identity.WithClientIP(req.Context(), s.cfg.IPExtractor(req))))
+		return next(c)
 	}
 }

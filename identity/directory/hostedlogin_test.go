@@ -5,13 +5,23 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse-id/gatehouse/api"
 	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/directory"
+	"github.com/gatehouse-id/gatehouse/identity/password"
+	"github.com/gatehouse-id/gatehouse/identity/regulate"
+	"github.com/gatehouse-id/gatehouse/identity/store"
 	"github.com/gatehouse-id/gatehouse/identity/token"
 )
 
@@ -136,6 +146,135 @@ func TestHostedPagesServeEveryApplication(t *testing.T) {
 			t.Fatalf("a mangled request: %d", p2.StatusCode)
 		}
 	})
+}
+
+// TestHostedPagesRegulatePairs: Config.PageProvider wraps the pages'
+// logins (here in a regulator with the pair limit on), and the client IP it
+// counts under is the browser's, as Config.IPExtractor finds it: five wrong
+// passwords for one login from one address refuse the sixth attempt from
+// there, right password or not, with the throttled page; the same login
+// from another address still gets in. Without an IPExtractor,
+// X-Forwarded-For is not believed.
+func TestHostedPagesRegulatePairs(t *testing.T) {
+	sqlTenants(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		hl, _ := identity.FindHostedLogin(h.p)
+		if _, err := hl.AddRedirectURI(ctx, hlCallback); err != nil {
+			t.Fatal(err)
+		}
+		acc := h.mustAccount("alice", "alice@example.com")
+		if _, err := h.p.UpdateAccount(ctx, acc.ID, identity.AccountUpdate{Password: ptr(pw)}); err != nil {
+			t.Fatal(err)
+		}
+		loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		t.Run("trusted proxy", func(t *testing.T) {
+			wrapped := map[string]bool{}
+			pages := pagesWithRegulation(t, h, api.IPExtractor(loopback), wrapped)
+			lr := pages.loginRequest()
+			const attacker, user = "203.0.113.7", "198.51.100.9"
+			for i := range 5 {
+				code, body, _ := pages.login(lr, attacker, "not the password")
+				if code != http.StatusOK || !strings.Contains(body, "Login failed") {
+					t.Fatalf("wrong password %d: %d\n%s", i+1, code, body)
+				}
+			}
+			code, body, hdr := pages.login(lr, attacker, pw)
+			if code != http.StatusTooManyRequests || !strings.Contains(body, "Try again later") {
+				t.Fatalf("sixth attempt from %s: %d\n%s", attacker, code, body)
+			}
+			if secs, err := strconv.Atoi(hdr.Get("Retry-After")); err != nil || secs < 1 {
+				t.Errorf("Retry-After %q", hdr.Get("Retry-After"))
+			}
+			if code, body, hdr := pages.login(lr, user, pw); code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), hlCallback+"?") {
+				t.Fatalf("the same login from %s: %d %s\n%s", user, code, hdr.Get("Location"), body)
+			}
+			if !wrapped[h.appID] || len(wrapped) != 1 {
+				t.Errorf("PageProvider called for %v; want only %s", wrapped, h.appID)
+			}
+		})
+		t.Run("no IPExtractor", func(t *testing.T) {
+			pages := pagesWithRegulation(t, h, nil, map[string]bool{})
+			lr := pages.loginRequest()
+			for i := range 5 {
+				if code, body, _ := pages.login(lr, "203.0.113."+strconv.Itoa(i+1), "not the password"); code != http.StatusOK {
+					t.Fatalf("wrong password %d: %d\n%s", i+1, code, body)
+				}
+			}
+			// Every attempt came from the test's own address, whatever
+			// X-Forwarded-For said.
+			if code, body, _ := pages.login(lr, "198.51.100.9", pw); code != http.StatusTooManyRequests {
+				t.Fatalf("X-Forwarded-For believed from an untrusted peer: %d\n%s", code, body)
+			}
+		})
+	})
+}
+
+// regulatedPages is a directory over h's database whose pages' logins are
+// regulated per login and client IP, served on loopback.
+type regulatedPages struct {
+	t   *testing.T
+	h   *harness
+	url string
+	c   *http.Client
+}
+
+// pagesWithRegulation serves h's database in a directory whose
+// PageProvider regulates pairs (5 failures an hour, no login-wide limit)
+// and records the applications it was called for in wrapped.
+func pagesWithRegulation(t *testing.T, h *harness, ipx echo.IPExtractor, wrapped map[string]bool) *regulatedPages {
+	t.Helper()
+	counters := regulate.NewMemory(regulate.MemoryConfig{})
+	var mu sync.Mutex
+	e := directory.New(directory.Config{
+		PageProvider: func(appID string, p identity.Provider) identity.Provider {
+			mu.Lock()
+			wrapped[appID] = true
+			mu.Unlock()
+			return regulate.New(p, regulate.Config{PairMaxFailures: 5, PairWindow: time.Hour, AccountMaxFailures: -1, Namespace: appID + ":pages"}, counters)
+		},
+		IPExtractor: ipx,
+	}, directory.SQLTenant(h.db, store.Options{Hasher: password.NewHasher(password.InsecureFastParams)}), nil)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &regulatedPages{t: t, h: h, url: srv.URL, c: c}
+}
+
+// loginRequest is a new login request of h's application.
+func (p *regulatedPages) loginRequest() string {
+	var lr struct{ Request string }
+	p.h.post(p.h.appPath("loginRequests"), map[string]string{"redirectUri": hlCallback, "state": "s", "nonce": "n"}).expect(201).Decode(&lr)
+	return lr.Request
+}
+
+// login fetches the login page and posts the form as alice, both through a
+// proxy that says the browser is at ip.
+func (p *regulatedPages) login(request, ip, password string) (int, string, http.Header) {
+	p.t.Helper()
+	send := func(method, path string, form url.Values) (*http.Response, string) {
+		p.t.Helper()
+		rq, err := http.NewRequest(method, p.url+path, strings.NewReader(form.Encode()))
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if form != nil {
+			rq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		rq.Header.Set("X-Forwarded-For", ip)
+		resp, err := p.c.Do(rq)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		return resp, readAll(p.t, resp)
+	}
+	resp, body := send(http.MethodGet, "/idsite/login?request="+url.QueryEscape(request), nil)
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		p.t.Fatalf("login page: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = send(http.MethodPost, "/idsite/login", url.Values{"csrf_token": {m[1]}, "request": {request}, "login": {"alice"}, "password": {password}})
+	return resp.StatusCode, body, resp.Header
 }
 
 // signingKeyOf returns the current signing key of h's application, read
