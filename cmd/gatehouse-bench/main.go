@@ -10,6 +10,19 @@
 //	go run ./cmd/gatehouse-bench -json
 //	go run ./cmd/gatehouse-bench -url http://127.0.0.1:5000
 //
+// Scenario 9 drives the directory's login attempts with correct passwords,
+// against the raw argon2id rate measured right after it.
+//
+// Two subcommands measure the directory's look-ups as its database grows:
+//
+//	go run ./cmd/gatehouse-bench seed -database PATH_OR_DSN -accounts 1000000 -keys-per-account 1
+//	go run ./cmd/gatehouse-bench scale -database postgres://postgres@127.0.0.1:5432/postgres -sizes 1000,1000000
+//
+// seed bulk-loads accounts and API keys into a database; scale seeds one
+// throwaway database per size, serves a directory over each, and measures
+// the calls an API server makes (account by id, by username, by email, API
+// key verification) at every size, side by side. Run either with -h.
+//
 // Ratios, not absolute figures, are what to compare between machines: the
 // load generator shares the machine with the servers.
 package main
@@ -51,21 +64,24 @@ type options struct {
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "seed":
+			return runSeed(ctx, args[1:], stdout, stderr)
+		case "scale":
+			return runScale(ctx, args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("gatehouse-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each scenario runs")
-	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured run before each scenario")
-	fs.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients")
-	fs.IntVar(&o.rounds, "rounds", 1, "repeat every measurement this many times and report medians")
-	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
-	fs.StringVar(&o.only, "only", "", "comma-separated scenario names (or name prefixes) to run")
+	o.flags(fs)
 	fs.StringVar(&o.url, "url", "", "target a running API server instead of starting one (runs the API scenarios only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.concurrency < 1 || o.duration <= 0 || o.rounds < 1 {
-		return errors.New("-concurrency and -rounds must be at least 1 and -duration positive")
+	if err := o.check(); err != nil {
+		return err
 	}
 
 	var (
@@ -82,12 +98,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer b.close()
 
-	client := &http.Client{Transport: &http.Transport{
-		MaxIdleConns:        o.concurrency * 4,
-		MaxIdleConnsPerHost: o.concurrency * 2,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}}
+	client := newClient(o.concurrency)
 	// Each scenario is measured right after a baseline run of its own, and
 	// its ratio is to that baseline: on a shared machine the capacity drifts
 	// within seconds, and a ratio to a baseline measured a minute earlier
@@ -169,6 +180,34 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(tw, "%s\t%.0f\t%.3f\t%.3f\t%.0f\t%.3f\t%d\t%s\n", r.Name, r.RPS, r.P50, r.P99, r.Baseline, r.Ratio, r.Errors, r.Note)
 	}
 	return tw.Flush()
+}
+
+// newClient returns the load generator's client: enough idle connections
+// that no request waits for a new one.
+func newClient(concurrency int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        concurrency * 4,
+		MaxIdleConnsPerHost: concurrency * 2,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+}
+
+// flags defines the measurement flags every command shares.
+func (o *options) flags(fs *flag.FlagSet) {
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each scenario runs")
+	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured run before each scenario")
+	fs.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients")
+	fs.IntVar(&o.rounds, "rounds", 1, "repeat every measurement this many times and report medians")
+	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenario names (or name prefixes) to run")
+}
+
+func (o *options) check() error {
+	if o.concurrency < 1 || o.duration <= 0 || o.rounds < 1 {
+		return errors.New("-concurrency and -rounds must be at least 1 and -duration positive")
+	}
+	return nil
 }
 
 func selected(only, name string) bool {

@@ -3,8 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/sqlstore"
+	"github.com/gatehouse-id/gatehouse/identity/store"
 )
 
 // TestBenchRuns runs the fast scenarios briefly: every scenario must get
@@ -39,5 +51,201 @@ func TestBadFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if err := runMain(context.Background(), []string{"-concurrency", "0"}, &out, &errOut); err == nil {
 		t.Error("concurrency 0 accepted")
+	}
+}
+
+// TestLoginAttempts runs scenario 9: the directory's login attempts with
+// the right password, then the raw KDF rate they are compared with.
+func TestLoginAttempts(t *testing.T) {
+	var out, errOut bytes.Buffer
+	// Long enough for a few KDF runs on a busy machine.
+	err := runMain(context.Background(), []string{"-duration", "1s", "-warmup", "0", "-concurrency", "2", "-json", "-only", "9"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var report struct{ Results []Result }
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	names := []string{}
+	for _, r := range report.Results {
+		names = append(names, r.Name)
+	}
+	if want := []string{baselineName, loginAttemptsName, "9 raw argon2id verify"}; !slices.Equal(names, want) {
+		t.Fatalf("results %q, want %q", names, want)
+	}
+	login, kdf := report.Results[1], report.Results[2]
+	if login.Requests == 0 || login.Errors != 0 || login.Baseline <= 0 || kdf.RPS <= 0 {
+		t.Fatalf("login attempts %+v, KDF %+v", login, kdf)
+	}
+	ratio := login.RPS / kdf.RPS
+	if want := fmt.Sprintf("%.2f of the raw KDF rate", ratio); login.Note != want {
+		t.Errorf("note %q, want %q", login.Note, want)
+	}
+}
+
+// TestSeed seeds a SQLite file in several batches and uses what it printed
+// through the normal Provider: the sample account logs in with the shared
+// password, the sample key verifies. Seeding the same names again fails
+// and adds nothing.
+func TestSeed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "seed.db")
+	seed := func() (string, error) {
+		var out, errOut bytes.Buffer
+		err := runMain(ctx, []string{"seed", "-database", path, "-application", "app1", "-accounts", "37",
+			"-keys-per-account", "2", "-batch", "10", "-prefix", "p-"}, &out, &errOut)
+		return out.String(), err
+	}
+	out, err := seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "seeded 37 accounts and 74 API keys") {
+		t.Errorf("output:\n%s", out)
+	}
+	user := regexp.MustCompile(`sample account: (p-\d\d) `).FindStringSubmatch(out)
+	key := regexp.MustCompile(`sample API key: (gk_\w+):(gks_\w+)`).FindStringSubmatch(out)
+	if user == nil || key == nil {
+		t.Fatalf("no sample account or key in:\n%s", out)
+	}
+	if _, err := seed(); !errors.Is(err, identity.ErrConflict) {
+		t.Fatalf("seeding the same names again: %v", err)
+	}
+
+	db, err := sqlstore.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := db.Provider(ctx, "app1", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := p.ListAccounts(ctx, identity.AccountFilter{})
+	if err != nil || list.Total != 37 {
+		t.Fatalf("ListAccounts: %v, %v", list, err)
+	}
+	acc, err := p.Authenticate(ctx, user[1]+"@EXAMPLE.com", benchPassword)
+	if err != nil {
+		t.Fatalf("Authenticate %s: %v", user[1], err)
+	}
+	keyAcc, _, err := p.AuthenticateAPIKey(ctx, key[1], key[2])
+	if err != nil || keyAcc.ID != acc.ID {
+		t.Fatalf("AuthenticateAPIKey: %v, %v (want account %s)", keyAcc, err, acc.ID)
+	}
+	keys, err := p.ListAPIKeys(ctx, acc.ID)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("ListAPIKeys: %v, %v", keys, err)
+	}
+}
+
+func TestSeedBadFlags(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "bad.db")
+	for _, args := range [][]string{
+		{"seed"},
+		{"seed", "-database", dbPath, "-accounts", "0"},
+		{"seed", "-database", dbPath, "-keys-per-account", "101"},
+		{"seed", "-database", dbPath, "-batch", "0"},
+		{"scale", "-sizes", "1000,0"},
+		{"scale", "-sizes", "many"},
+		{"scale", "-database", "mysql://localhost/x"},
+		{"scale", "-keys-per-account", "0"},
+	} {
+		var out, errOut bytes.Buffer
+		if err := runMain(context.Background(), args, &out, &errOut); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+	if _, err := os.Stat(dbPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused seed made the database: %v", err)
+	}
+}
+
+// scaleReport is scale's JSON output.
+type scaleReport struct {
+	Database string
+	Seeding  []struct {
+		Accounts, Keys int
+		Seconds        float64
+	}
+	Results []ScaleResult
+}
+
+func runScaleJSON(t *testing.T, args ...string) scaleReport {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	args = append([]string{"scale", "-duration", "200ms", "-warmup", "0", "-concurrency", "4", "-json"}, args...)
+	if err := runMain(context.Background(), args, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var r scaleReport
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	return r
+}
+
+// checkScale checks that every operation ran at every size without errors,
+// with its cost relative to the smallest size.
+func checkScale(t *testing.T, r scaleReport, ops []string, sizes []int) {
+	t.Helper()
+	if len(r.Seeding) != len(sizes) {
+		t.Fatalf("seeding %+v, want %d sizes", r.Seeding, len(sizes))
+	}
+	for i, s := range r.Seeding {
+		if s.Accounts != sizes[i] || s.Keys != sizes[i] || s.Seconds <= 0 {
+			t.Errorf("seeding %d: %+v", i, s)
+		}
+	}
+	if len(r.Results) != len(ops)*len(sizes) {
+		t.Fatalf("%d results, want %d: %+v", len(r.Results), len(ops)*len(sizes), r.Results)
+	}
+	for i, res := range r.Results {
+		op, size := ops[i/len(sizes)], sizes[i%len(sizes)]
+		if res.Operation != op || res.Accounts != size || res.Requests == 0 || res.Errors != 0 || res.RPS <= 0 || res.P50 <= 0 {
+			t.Errorf("result %d, want %s at %d: %+v", i, op, size, res)
+		}
+		if size == sizes[0] && res.CostRatio != 1 || res.CostRatio <= 0 {
+			t.Errorf("%s at %d: cost ratio %v", op, size, res.CostRatio)
+		}
+	}
+}
+
+// TestScale runs every operation of the scale command on two small SQLite
+// databases.
+func TestScale(t *testing.T) {
+	r := runScaleJSON(t, "-sizes", "30,300", "-sample", "50")
+	if r.Database != "sqlite" {
+		t.Errorf("database %q", r.Database)
+	}
+	checkScale(t, r, []string{"account by id", "account by username", "account by email", "API key verification"}, []int{30, 300})
+}
+
+// TestScalePostgres runs two operations of the scale command on PostgreSQL
+// and checks that the databases it made are gone afterwards.
+func TestScalePostgres(t *testing.T) {
+	dsn := os.Getenv("GATEHOUSE_TEST_POSTGRES")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("GATEHOUSE_TEST_POSTGRES is not set: CI must run the PostgreSQL tests")
+		}
+		t.Skip("set GATEHOUSE_TEST_POSTGRES to a DSN to run")
+	}
+	r := runScaleJSON(t, "-database", dsn, "-sizes", "20,60", "-only", "account by id,API")
+	if r.Database != "postgres" {
+		t.Errorf("database %q", r.Database)
+	}
+	checkScale(t, r, []string{"account by id", "API key verification"}, []int{20, 60})
+
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var left int
+	err = db.QueryRow(`SELECT COUNT(*) FROM pg_database WHERE datname LIKE $1`, fmt.Sprintf("gatehouse_bench_%d_%%", os.Getpid())).Scan(&left)
+	if err != nil || left != 0 {
+		t.Fatalf("%d databases left behind (%v)", left, err)
 	}
 }
