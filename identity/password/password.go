@@ -27,6 +27,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -139,6 +140,31 @@ type Hasher struct {
 	dummy     string
 }
 
+// kdfSlots bounds how many key derivations run at once in this process, to
+// the number of CPUs Go may use. Each Argon2id run holds Params.Memory (19
+// MiB by default) for its duration, so unbounded, a burst of 1 000 logins
+// would ask for 19 GiB; and runs beyond one per core do not finish sooner,
+// they only thrash the heap (measured here: 32 concurrent runs on two cores
+// cost nearly twice the CPU per hash of two, in page faults). Waiting for a
+// slot keeps memory at GOMAXPROCS × Memory and throughput at the KDF's own.
+// Every path (a real hash, bcrypt, the dummy of an unknown user) waits in
+// the same queue, so queueing reveals nothing about the account.
+var kdfSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// kdfInFlight and kdfMaxInFlight count runs inside runKDF, for tests.
+var kdfInFlight, kdfMaxInFlight atomic.Int64
+
+// runKDF runs one key derivation in a kdfSlots slot.
+func runKDF(kdf func()) {
+	kdfSlots <- struct{}{}
+	defer func() { <-kdfSlots }()
+	n := kdfInFlight.Add(1)
+	defer kdfInFlight.Add(-1)
+	for m := kdfMaxInFlight.Load(); n > m && !kdfMaxInFlight.CompareAndSwap(m, n); m = kdfMaxInFlight.Load() {
+	}
+	kdf()
+}
+
 // NewHasher returns a Hasher that hashes with p. The zero Params selects
 // DefaultParams.
 //
@@ -182,7 +208,8 @@ func (h *Hasher) Hash(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: reading salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	var key []byte
+	runKDF(func() { key = argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen) })
 	return encodeArgon2id(p, salt, key), nil
 }
 
@@ -263,7 +290,10 @@ func (h *Hasher) verifyArgon2id(encoded, password string) (match, needsRehash bo
 		return false, false, err
 	}
 	h.verifications.Add(1)
-	key := argon2.IDKey([]byte(password), a.salt, a.params.Time, a.params.Memory, a.params.Threads, uint32(len(a.key)))
+	var key []byte
+	runKDF(func() {
+		key = argon2.IDKey([]byte(password), a.salt, a.params.Time, a.params.Memory, a.params.Threads, uint32(len(a.key)))
+	})
 	if subtle.ConstantTimeCompare(key, a.key) != 1 {
 		return false, false, nil
 	}
@@ -280,7 +310,7 @@ func (h *Hasher) verifyBcrypt(encoded, password string) (match, needsRehash bool
 	// bcrypt ignores everything after the 72nd byte, so a longer password
 	// whose first 72 bytes are right would otherwise match. We still run the
 	// comparison so that rejecting it costs the same as any other failure.
-	err = bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password))
+	runKDF(func() { err = bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password)) })
 	switch {
 	case err == nil:
 		if len(password) > bcryptMaxPassword {

@@ -452,3 +452,42 @@ func TestCheckHashRunsNoKDF(t *testing.T) {
 		t.Errorf("CheckHash ran the KDF")
 	}
 }
+
+// TestKDFRunsAreBounded: however many goroutines hash and verify at once,
+// at most GOMAXPROCS key derivations run together, bcrypt included, so a
+// burst of logins cannot ask for unbounded memory.
+func TestKDFRunsAreBounded(t *testing.T) {
+	h := NewHasher(Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	bc, err := bcrypt.GenerateFromPassword([]byte("correct horse battery"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kdfMaxInFlight.Store(0)
+	limit := int64(cap(kdfSlots))
+	var wg sync.WaitGroup
+	for i := range 16 * limit {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch i % 3 {
+			case 0:
+				if _, err := h.Hash("correct horse battery"); err != nil {
+					t.Error(err)
+				}
+			case 1:
+				if ok, _, err := h.Verify(string(bc), "correct horse battery"); !ok || err != nil {
+					t.Errorf("bcrypt verify: %v %v", ok, err)
+				}
+			default:
+				h.VerifyDummy("correct horse battery")
+			}
+		}()
+	}
+	wg.Wait()
+	if got := kdfMaxInFlight.Load(); got < 1 || got > limit {
+		t.Fatalf("at most %d KDF runs at once, saw %d", limit, got)
+	}
+	if n := kdfInFlight.Load(); n != 0 {
+		t.Fatalf("%d runs still counted in flight", n)
+	}
+}
