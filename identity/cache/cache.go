@@ -77,6 +77,12 @@ type Cache struct {
 
 	mu    sync.Mutex
 	index map[string]map[key]struct{} // "a:"+account id or "k:"+key id -> entries
+	// gen counts invalidations (written under mu). A load that an
+	// invalidation overtook is not stored: it may have succeeded with the
+	// password just changed. One count for every account keeps this to an
+	// atomic load per miss; the cost is that a change to any account keeps
+	// the logins then in flight out of the cache, and changes are rare.
+	gen atomic.Uint64
 
 	hits, misses, evictions, stale atomic.Uint64
 }
@@ -231,12 +237,13 @@ func (c *Cache) lookup(ctx context.Context, k key, load func(context.Context) (*
 		// The shared call must not die with the first caller's context,
 		// or every collapsed caller would fail with it; each caller still
 		// stops waiting when its own context ends.
+		gen := c.gen.Load()
 		e, err := load(context.WithoutCancel(ctx))
 		if err != nil {
 			return nil, err
 		}
 		e.stored = c.cfg.Now()
-		c.store(k, e)
+		c.store(k, e, gen)
 		return e, nil
 	})
 	var res singleflight.Result
@@ -267,9 +274,14 @@ func tags(e *entry) []string {
 	return t
 }
 
-// store adds e and indexes it by account and key, for invalidation.
-func (c *Cache) store(k key, e *entry) {
+// store adds e, loaded when the invalidation count was gen, and indexes it
+// by account and key, for invalidation; unless an invalidation ran since.
+func (c *Cache) store(k key, e *entry, gen uint64) {
 	c.mu.Lock()
+	if c.gen.Load() != gen {
+		c.mu.Unlock()
+		return
+	}
 	for _, t := range tags(e) {
 		if c.index[t] == nil {
 			c.index[t] = map[key]struct{}{}
@@ -280,6 +292,11 @@ func (c *Cache) store(k key, e *entry) {
 	// Add outside c.mu: the eviction callback takes c.mu.
 	if c.entries.Add(k, e) {
 		c.evictions.Add(1)
+	}
+	if c.gen.Load() != gen {
+		// An invalidation ran between the unlock and the Add, and found
+		// nothing to remove yet.
+		c.entries.Remove(k)
 	}
 }
 
@@ -300,6 +317,7 @@ func (c *Cache) unindex(k key, e *entry) {
 // invalidate drops every entry tagged t.
 func (c *Cache) invalidate(t string) {
 	c.mu.Lock()
+	c.gen.Add(1)
 	keys := make([]key, 0, len(c.index[t]))
 	for k := range c.index[t] {
 		keys = append(keys, k)

@@ -169,6 +169,55 @@ func TestChangesThroughTheCacheInvalidate(t *testing.T) {
 	}
 }
 
+// held is a provider whose password logins, once decided, wait for
+// release before answering: a login still in flight when something else
+// happens.
+type held struct {
+	identity.Provider
+	decided chan struct{}
+	release chan struct{}
+}
+
+func (h *held) Authenticate(ctx context.Context, login, password string) (*identity.Account, error) {
+	acc, err := h.Provider.Authenticate(ctx, login, password)
+	select {
+	case h.decided <- struct{}{}:
+	default:
+	}
+	<-h.release
+	return acc, err
+}
+
+// TestChangeDuringALoginInvalidates: a login that succeeded with the old
+// password, but answers after the password changed through the cache, is
+// not cached: the old password stops working at once.
+func TestChangeDuringALoginInvalidates(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	h := &held{Provider: f.m, decided: make(chan struct{}, 1), release: make(chan struct{})}
+	c := cache.New(h, cache.Config{TTL: time.Minute, Now: f.clk.Now})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Authenticate(ctx, "alice", pw)
+		done <- err
+	}()
+	<-h.decided
+	newPassword := "another long password"
+	if _, err := c.UpdateAccount(ctx, f.acc.ID, identity.AccountUpdate{Password: &newPassword}); err != nil {
+		t.Fatal(err)
+	}
+	close(h.release)
+	if err := <-done; err != nil {
+		t.Fatalf("the login in flight: %v", err)
+	}
+	if _, err := c.Authenticate(ctx, "alice", pw); !errors.Is(err, identity.ErrInvalidCredentials) {
+		t.Fatalf("old password after the change: %v, want invalid credentials", err)
+	}
+	if _, err := c.Authenticate(ctx, "alice", newPassword); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+}
+
 func TestStaleIfError(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
