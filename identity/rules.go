@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/gatehouse-id/gatehouse/identity/apikey"
 )
 
 // Limits are the input rules every provider enforces. Each is a named
@@ -74,7 +76,7 @@ func (l Limits) WithDefaults() Limits {
 
 // APIKeyIDPrefix starts every API key id. Usernames may not start with it, so
 // an HTTP Basic user-id is never ambiguous between a person and a key.
-const APIKeyIDPrefix = "gk_"
+const APIKeyIDPrefix = apikey.IDPrefix
 
 var folder = cases.Fold()
 

@@ -47,7 +47,7 @@ func (m *Metrics) MiddlewareWithConfig(cfg MiddlewareConfig) echo.MiddlewareFunc
 			if err := next(c); err != nil {
 				c.Error(err)
 			}
-			child := m.httpChild(httpKey{route: routeLabel(c), method: methodLabel(c.Request().Method), code: c.Response().Status})
+			child := m.httpChildren.get(httpKey{route: routeLabel(c), method: methodLabel(c.Request().Method), code: c.Response().Status})
 			child.requests.Inc()
 			child.duration.Observe(time.Since(start).Seconds())
 			return nil
@@ -105,29 +105,11 @@ type httpChild struct {
 	duration prometheus.Observer
 }
 
-// httpChild returns the series of k, made on first use, so that a request
-// of a kind seen before costs two map lookups and no allocation. The keys
-// are bounded (routes come from code; methods and codes are few), and the
-// map is copied on write so that reads take no lock.
-func (m *Metrics) httpChild(k httpKey) httpChild {
-	if c, ok := (*m.httpChildren.Load())[k]; ok {
-		return c
-	}
-	m.httpMu.Lock()
-	defer m.httpMu.Unlock()
-	old := *m.httpChildren.Load()
-	if c, ok := old[k]; ok {
-		return c
-	}
-	c := httpChild{
+// newHTTPChild makes the series of k. The keys are bounded: routes come
+// from code, and methods and codes are few.
+func (m *Metrics) newHTTPChild(k httpKey) httpChild {
+	return httpChild{
 		requests: m.httpRequests.WithLabelValues(k.route, k.method, strconv.Itoa(k.code)),
 		duration: m.httpDuration.WithLabelValues(k.route, k.method),
 	}
-	next := make(map[httpKey]httpChild, len(old)+1)
-	for key, v := range old {
-		next[key] = v
-	}
-	next[k] = c
-	m.httpChildren.Store(&next)
-	return c
 }

@@ -49,6 +49,7 @@ package metrics
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -180,12 +181,10 @@ type Metrics struct {
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
-	httpMu       sync.Mutex // serialises additions to httpChildren
-	httpChildren atomic.Pointer[map[httpKey]httpChild]
+	httpChildren children[httpKey, httpChild]
 
 	auths        *prometheus.CounterVec
-	authMu       sync.Mutex // serialises additions to authChildren
-	authChildren atomic.Pointer[map[string]*[len(outcomes)]prometheus.Counter]
+	authChildren children[string, *[len(outcomes)]prometheus.Counter]
 
 	calls        *prometheus.CounterVec
 	callDuration *prometheus.HistogramVec
@@ -239,10 +238,10 @@ func New(reg prometheus.Registerer, info BuildInfo) (*Metrics, error) {
 			return nil, err
 		}
 	}
-	m.httpChildren.Store(&map[httpKey]httpChild{})
-	m.authChildren.Store(&map[string]*[len(outcomes)]prometheus.Counter{})
+	m.httpChildren.newChild = m.newHTTPChild
+	m.authChildren.newChild = m.newAuthCounters
 	for _, method := range knownMethods {
-		m.authCounters(method)
+		m.authChildren.get(method)
 	}
 	return m, nil
 }
@@ -272,31 +271,49 @@ func (m *Metrics) Handler() http.Handler {
 // Authentication counts an authentication attempt by method and outcome.
 // It does not allocate for a method it has seen before.
 func (m *Metrics) Authentication(method string, o Outcome) {
-	m.authCounters(method)[o.index()].Inc()
+	m.authChildren.get(method)[o.index()].Inc()
 }
 
-// authCounters returns the counters of a method, one per outcome, made on
-// first use. Methods come from code, not from requests, so the map stays
-// small; it is copied on write so that reads take no lock.
-func (m *Metrics) authCounters(method string) *[len(outcomes)]prometheus.Counter {
-	if c, ok := (*m.authChildren.Load())[method]; ok {
-		return c
-	}
-	m.authMu.Lock()
-	defer m.authMu.Unlock()
-	old := *m.authChildren.Load()
-	if c, ok := old[method]; ok {
-		return c
-	}
+// newAuthCounters makes the counters of a method, one per outcome.
+// Methods come from code, not from requests, so there are few.
+func (m *Metrics) newAuthCounters(method string) *[len(outcomes)]prometheus.Counter {
 	c := new([len(outcomes)]prometheus.Counter)
 	for i, o := range outcomes {
 		c[i] = m.auths.WithLabelValues(method, string(o))
 	}
-	next := make(map[string]*[len(outcomes)]prometheus.Counter, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[method] = c
-	m.authChildren.Store(&next)
 	return c
+}
+
+// children are the children of a metric vector, by key, made by newChild on
+// first use, so that counting a kind seen before costs a map lookup and no
+// allocation (WithLabelValues hashes its labels at each call). The keys are
+// bounded and come from code, so additions are rare: the map is copied on
+// write, and reads take no lock.
+type children[K comparable, V any] struct {
+	newChild func(K) V
+	mu       sync.Mutex // serialises additions
+	m        atomic.Pointer[map[K]V]
+}
+
+func (c *children[K, V]) get(k K) V {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old map[K]V
+	if m := c.m.Load(); m != nil {
+		old = *m
+		if v, ok := old[k]; ok {
+			return v
+		}
+	}
+	v := c.newChild(k)
+	next := make(map[K]V, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = v
+	c.m.Store(&next)
+	return v
 }

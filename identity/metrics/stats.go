@@ -2,15 +2,12 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-id/gatehouse/identity/cache"
 )
 
-// CacheStats is a snapshot of the credential cache's counters. It has the
-// fields of cache.Stats, so metrics.CacheStats(c.Stats()) converts one
-// (this package does not import the cache).
-type CacheStats struct {
-	Hits, Misses, Evictions, Stale uint64
-	Entries                        int
-}
+// CacheStats is a snapshot of the credential cache's counters.
+type CacheStats = cache.Stats
 
 // RegulationStats is a snapshot of failed-login regulation's counters. It
 // has the fields of regulate.Stats, so metrics.RegulationStats(r.Stats())

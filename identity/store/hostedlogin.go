@@ -124,11 +124,10 @@ func (p *Provider) NewLoginRequest(ctx context.Context, in identity.LoginRequest
 	if !ok {
 		return nil, errNotAllowed()
 	}
-	key, err := p.currentKey(ctx)
+	key, now, err := p.signingKey(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := p.opts.Now().UTC().Truncate(time.Second)
 	c := token.LoginRequestClaims{
 		ID: ids.New(), Issuer: p.opts.Issuer, Audience: p.opts.Application, ApplicationID: in.ApplicationID,
 		RedirectURI: uri, State: in.State, Nonce: in.Nonce, Path: string(path),
@@ -188,18 +187,14 @@ func (p *Provider) NewLoginAssertion(ctx context.Context, raw, accountID string)
 	if err != nil {
 		return nil, err
 	}
-	acc, err := p.b.AccountByID(ctx, accountID)
+	acc, err := p.enabledAccount(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	if acc.Status != identity.StatusEnabled {
-		return nil, identity.InvalidCredentials(identity.ReasonDisabled)
-	}
-	key, err := p.currentKey(ctx)
+	key, now, err := p.signingKey(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := p.opts.Now().UTC().Truncate(time.Second)
 	c := token.LoginAssertionClaims{
 		ID: ids.New(), Issuer: p.opts.Issuer, Audience: p.opts.Application, Subject: acc.ID,
 		RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce,

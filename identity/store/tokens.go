@@ -25,18 +25,14 @@ func (p *Provider) IssueToken(ctx context.Context, accountID string, req identit
 			return nil, err
 		}
 	}
-	acc, err := p.b.AccountByID(ctx, accountID)
+	acc, err := p.enabledAccount(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	if acc.Status != identity.StatusEnabled {
-		return nil, identity.InvalidCredentials(identity.ReasonDisabled)
-	}
-	key, err := p.currentKey(ctx)
+	key, now, err := p.signingKey(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := p.opts.Now().UTC().Truncate(time.Second) // JWT times are whole seconds
 	claims := token.Claims{
 		ID:        ids.New(),
 		Subject:   acc.ID,
@@ -60,19 +56,38 @@ func (p *Provider) IssueToken(ctx context.Context, accountID string, req identit
 	}, nil
 }
 
-// checkScope applies RFC 6749 §3.3: a scope token is one or more printable
-// ASCII characters other than space, '"' and '\'.
+// checkScope applies RFC 6749 §3.3 (token.ValidScope), within 128 bytes.
 func checkScope(s string) error {
 	if s == "" || len(s) > 128 {
 		return identity.Invalid("scope", "A scope must be 1 to 128 characters.")
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return identity.Invalid("scope", "A scope must be printable ASCII without spaces, quotes or backslashes.")
-		}
+	if !token.ValidScope(s) {
+		return identity.Invalid("scope", "A scope must be printable ASCII without spaces, quotes or backslashes.")
 	}
 	return nil
+}
+
+// enabledAccount returns the account with id, which must be ENABLED to be
+// issued anything signed.
+func (p *Provider) enabledAccount(ctx context.Context, id string) (*AccountRecord, error) {
+	acc, err := p.b.AccountByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if acc.Status != identity.StatusEnabled {
+		return nil, identity.InvalidCredentials(identity.ReasonDisabled)
+	}
+	return acc, nil
+}
+
+// signingKey returns the current (newest) signing key, creating the first
+// one, and the issue time to sign with, in whole seconds as JWT times are.
+func (p *Provider) signingKey(ctx context.Context) (token.SigningKey, time.Time, error) {
+	keys, err := p.signingKeys(ctx)
+	if err != nil {
+		return token.SigningKey{}, time.Time{}, err
+	}
+	return keys[0], p.opts.Now().UTC().Truncate(time.Second), nil
 }
 
 // RevokeToken implements identity.Provider.
@@ -166,15 +181,6 @@ func (p *Provider) rotateLocked(ctx context.Context, overlap time.Duration) (tok
 	}
 	p.keysLoaded = time.Time{} // force a reload
 	return k, nil
-}
-
-// currentKey returns the newest signing key, creating the first one.
-func (p *Provider) currentKey(ctx context.Context) (token.SigningKey, error) {
-	keys, err := p.signingKeys(ctx)
-	if err != nil {
-		return token.SigningKey{}, err
-	}
-	return keys[0], nil
 }
 
 // signingKeys returns the published keys, newest first, from a short-lived

@@ -92,8 +92,9 @@ func SignLoginAssertion(key SigningKey, c LoginAssertionClaims) (string, error) 
 	})
 }
 
-// signTyped signs the claims wrap builds from base's standard claims, with
-// typ as the "typ" header, under the same rules as Sign.
+// signTyped signs the claims wrap builds from base's standard claims (all
+// but the scope), with typ as the "typ" header: the one signing of every
+// token kind, under the rules Sign documents.
 func signTyped(key SigningKey, typ string, base Claims, wrap func(wireClaims) any) (string, error) {
 	if _, err := key.publicKey(); err != nil {
 		return "", err
@@ -104,6 +105,8 @@ func signTyped(key SigningKey, typ string, base Claims, wrap func(wireClaims) an
 	if err := base.checkSignable(); err != nil {
 		return "", err
 	}
+	// Passing a JSONWebKey rather than the bare private key makes go-jose
+	// put its KeyID in the protected "kid" header.
 	signer, err := jose.NewSigner(
 		jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: key.Private, KeyID: key.ID}},
 		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)),
@@ -183,11 +186,14 @@ func ReadLoginRequestApplication(raw string) string {
 
 // verifyTyped verifies raw's header (EdDSA, exactly typ, a known kid), its
 // signature, and the standard claims, decoding the payload into dest (whose
-// standard part is std).
+// standard part is std). It is the one verification of every token kind.
 func (v *Verifier) verifyTyped(raw string, now time.Time, typ string, dest any, std *wireClaims, needSubject bool) error {
 	if v.issuer == "" || v.audience == "" {
 		return fmt.Errorf("%w: verifier has no issuer or audience configured", ErrInvalidToken)
 	}
+	// Besides being cheap, this rejects encodings the base64 decoder would
+	// tolerate (embedded newlines), so a token has a single accepted
+	// spelling and Hash(raw) is a sound cache key.
 	if !LooksLikeJWT(raw) {
 		return fmt.Errorf("%w: not a compact JWS", ErrInvalidToken)
 	}
@@ -199,6 +205,8 @@ func (v *Verifier) verifyTyped(raw string, now time.Time, typ string, dest any, 
 		return fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
 	}
 	hdr := tok.Headers[0]
+	// ParseSigned has already enforced the algorithm; checking again keeps
+	// the guarantee local and visible.
 	if hdr.Algorithm != string(jose.EdDSA) {
 		return fmt.Errorf("%w: algorithm %q", ErrInvalidToken, hdr.Algorithm)
 	}
@@ -215,10 +223,14 @@ func (v *Verifier) verifyTyped(raw string, now time.Time, typ string, dest any, 
 	if err := tok.Claims(pub, dest); err != nil {
 		return fmt.Errorf("%w: bad signature or claims: %w", ErrInvalidToken, err)
 	}
+	// From here on the claims are authentic; check that they apply.
 	switch {
 	case std.Issuer != v.issuer:
 		return fmt.Errorf("%w: issuer %q", ErrInvalidToken, std.Issuer)
 	case len(std.Audience) != 1 || std.Audience[0] != v.audience:
+		// Gatehouse only mints single-audience tokens; a token for several
+		// audiences was not made by it, and the claims types could not
+		// represent it.
 		return fmt.Errorf("%w: audience %q", ErrInvalidToken, []string(std.Audience))
 	case needSubject && std.Subject == "":
 		return fmt.Errorf("%w: no subject", ErrInvalidToken)
@@ -227,6 +239,8 @@ func (v *Verifier) verifyTyped(raw string, now time.Time, typ string, dest any, 
 	case std.Expiry == nil:
 		return fmt.Errorf("%w: no expiry", ErrInvalidToken)
 	case std.IssuedAt == nil:
+		// Required although RFC 7519 makes it optional: callers use it to
+		// reject tokens issued before an event such as a password change.
 		return fmt.Errorf("%w: no issue time", ErrInvalidToken)
 	}
 	exp, iat := std.Expiry.Time().UTC(), std.IssuedAt.Time().UTC()

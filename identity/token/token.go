@@ -9,7 +9,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
@@ -72,38 +71,11 @@ type wireClaims struct {
 // when IssuedAt is not before key.RetireAt, so that a retired key cannot
 // quietly keep signing.
 func Sign(key SigningKey, c Claims) (string, error) {
-	if _, err := key.publicKey(); err != nil {
-		return "", err
-	}
-	if !key.RetireAt.IsZero() && !c.IssuedAt.Before(key.RetireAt) {
-		return "", fmt.Errorf("token: signing key %q retired at %s", key.ID, key.RetireAt.Format(time.RFC3339))
-	}
-	if err := c.checkSignable(); err != nil {
-		return "", err
-	}
-
-	// Passing a JSONWebKey rather than the bare private key makes go-jose
-	// put its KeyID in the protected "kid" header.
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: key.Private, KeyID: key.ID}},
-		(&jose.SignerOptions{}).WithType(TokenType),
-	)
-	if err != nil {
-		return "", fmt.Errorf("token: creating signer: %w", err)
-	}
-	raw, err := jwt.Signed(signer).Claims(wireClaims{
-		Issuer:   c.Issuer,
-		Subject:  c.Subject,
-		Audience: jwt.Audience{c.Audience},
-		IssuedAt: jwt.NewNumericDate(c.IssuedAt),
-		Expiry:   jwt.NewNumericDate(c.ExpiresAt),
-		ID:       c.ID,
-		Scope:    strings.Join(c.Scopes, " "),
-	}).Serialize()
-	if err != nil {
-		return "", fmt.Errorf("token: signing: %w", err)
-	}
-	return raw, nil
+	scope := strings.Join(c.Scopes, " ")
+	return signTyped(key, TokenType, c, func(w wireClaims) any {
+		w.Scope = scope
+		return w
+	})
 }
 
 func (c Claims) checkSignable() error {
@@ -125,16 +97,16 @@ func (c Claims) checkSignable() error {
 			c.ExpiresAt.Format(time.RFC3339), c.IssuedAt.Format(time.RFC3339))
 	}
 	for _, s := range c.Scopes {
-		if !validScope(s) {
+		if !ValidScope(s) {
 			return fmt.Errorf("token: invalid scope %q", s)
 		}
 	}
 	return nil
 }
 
-// validScope reports whether s is an RFC 6749 section 3.3 scope-token:
+// ValidScope reports whether s is an RFC 6749 section 3.3 scope-token:
 // one or more of %x21 / %x23-5B / %x5D-7E.
-func validScope(s string) bool {
+func ValidScope(s string) bool {
 	if s == "" {
 		return false
 	}
