@@ -91,9 +91,10 @@ type AuthConfig struct {
 	// method tried and the error the middleware answers with, nil for a
 	// success (a failure is a 401 *Error; a throttled login
 	// identity.ErrThrottled; an unreachable provider
-	// identity.ErrUnavailable). Requests without credentials, or with an
-	// Authorization header that cannot be read, are not attempts. It runs
-	// on the request's goroutine, for metrics: keep it fast.
+	// identity.ErrUnavailable). Requests without credentials, with an
+	// Authorization header that cannot be read, or with a session cookie
+	// refused for the request's origin, are not attempts. It runs on the
+	// request's goroutine, for metrics: keep it fast.
 	// Optional. Default value: none.
 	OnResult func(c echo.Context, m Method, err error)
 }
@@ -213,7 +214,6 @@ func (a *authenticator) authenticate(c echo.Context) (*Principal, error) {
 	h := c.Request().Header.Get(echo.HeaderAuthorization)
 	if h == "" {
 		if p, found, err := a.session(c); found {
-			a.report(c, MethodSession, err)
 			return p, err
 		}
 		return nil, a.unauthorized()

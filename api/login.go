@@ -194,23 +194,6 @@ func (l *login) failed(c echo.Context, cause error) error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeLoginFailed, Message: loginFailedMessage, Err: cause}
 }
 
-// verifyWith runs fn with the verifier of the provider's published keys,
-// once more with freshly fetched keys if the token names an unknown one.
-func (l *login) verifyWith(ctx context.Context, fn func(*token.Verifier) error) error {
-	v, err := l.s.tokens.verifier(ctx, false)
-	if err != nil {
-		return err
-	}
-	err = fn(v)
-	if errors.Is(err, token.ErrUnknownKey) {
-		if v, err = l.s.tokens.verifier(ctx, true); err != nil {
-			return err
-		}
-		err = fn(v)
-	}
-	return err
-}
-
 // finish is GET /login/callback?assertion=…&state=…: it checks the
 // assertion against the request this browser started (signature, type,
 // audience, expiry, state, nonce, redirect URI), accepts it once, and
@@ -236,7 +219,7 @@ func (l *login) finish(c echo.Context) error {
 	now := l.s.cfg.Now()
 	var req token.LoginRequestClaims
 	var as token.LoginAssertionClaims
-	err = l.verifyWith(ctx, func(v *token.Verifier) error {
+	err = l.s.tokens.withVerifier(ctx, func(v *token.Verifier) error {
 		var err error
 		if req, err = v.VerifyLoginRequest(rawReq, now); err != nil {
 			return fmt.Errorf("login request: %w", err)
@@ -261,7 +244,9 @@ func (l *login) finish(c echo.Context) error {
 	if as.RedirectURI != req.RedirectURI || req.RedirectURI != l.callback {
 		return l.failed(c, errors.New("redirect URI does not match"))
 	}
-	if err := l.consume(ctx, as.ID, as.ExpiresAt); err != nil {
+	if err := l.consume(ctx, as.ID, as.ExpiresAt); errors.Is(err, errReplayed) {
+		return l.failed(c, err)
+	} else if err != nil {
 		return err
 	}
 	tok, err := l.s.p.IssueToken(ctx, as.Subject, identity.TokenRequest{TTL: l.sessionTTL})
@@ -277,6 +262,9 @@ func (l *login) finish(c echo.Context) error {
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// errReplayed is consume's answer for an assertion already accepted.
+var errReplayed = errors.New("assertion replayed")
 
 // consume accepts an assertion id once. This process remembers the ids it
 // accepted until they expire; the provider's revocation list tells the
@@ -299,14 +287,14 @@ func (l *login) consume(ctx context.Context, jti string, exp time.Time) error {
 	}
 	if _, seen := l.consumed[jti]; seen {
 		l.mu.Unlock()
-		return &Error{Status: http.StatusBadRequest, Code: CodeLoginFailed, Message: loginFailedMessage, Err: errors.New("assertion replayed")}
+		return errReplayed
 	}
 	l.consumed[jti] = exp
 	l.mu.Unlock()
 
 	revoked, err := l.s.p.TokenRevoked(ctx, jti)
 	if err == nil && revoked {
-		return &Error{Status: http.StatusBadRequest, Code: CodeLoginFailed, Message: loginFailedMessage, Err: errors.New("assertion replayed on another server")}
+		return fmt.Errorf("%w on another server", errReplayed)
 	}
 	if err == nil {
 		err = l.s.p.RevokeToken(ctx, jti, exp)
@@ -346,7 +334,9 @@ func (l *login) logout(c echo.Context) error {
 // without an Authorization header. found is false when there is no cookie
 // (or sessions are not among the allowed methods). A request that changes
 // something must come from this server's own origin: cookies are sent with
-// cross-site requests too, and the API must not be CSRF-able.
+// cross-site requests too, and the API must not be CSRF-able. A cookie
+// refused for that reason was never checked, so it is not reported as an
+// attempt.
 func (a *authenticator) session(c echo.Context) (p *Principal, found bool, err error) {
 	if !a.allowed[MethodSession] && !a.allowed[MethodBearer] {
 		return nil, false, nil
@@ -360,10 +350,11 @@ func (a *authenticator) session(c echo.Context) (p *Principal, found bool, err e
 			"A request authenticated by the session cookie that changes data must come from this server's own pages.")
 	}
 	p, err = a.token(c, ck.Value, MethodSession)
+	if err != nil && isAuthFailure(err) {
+		err = a.basicFailed(err)
+	}
+	a.report(c, MethodSession, err)
 	if err != nil {
-		if isAuthFailure(err) {
-			return nil, true, a.basicFailed(err)
-		}
 		return nil, true, err
 	}
 	return p, true, nil

@@ -305,18 +305,27 @@ func TestLoginCallbackChecks(t *testing.T) {
 				// Accepted once: the same assertion, with the same login
 				// cookie put back.
 				f.c.Jar.SetCookies(mustURL(f.srv.URL+"/login"), []*http.Cookie{loginCookie})
-				if again := f.get(callback + "?" + url.Values{"assertion": {raw}, "state": {state}}.Encode()); again.StatusCode != http.StatusBadRequest {
-					t.Fatalf("replayed assertion: %d", again.StatusCode)
-				}
+				checkLoginFailed(t, "replayed assertion", f.get(callback+"?"+url.Values{"assertion": {raw}, "state": {state}}.Encode()))
 				return
 			}
-			if r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, `"code":"login_failed"`) || cookieNamed(r.Response, api.SessionCookie) != nil {
-				t.Fatalf("%s: %d\n%s", tc.name, r.StatusCode, r.body)
-			}
-			if !strings.Contains(r.body, "The login could not be completed.") {
-				t.Fatalf("not the generic message:\n%s", r.body)
-			}
+			checkLoginFailed(t, tc.name, r)
 		})
+	}
+}
+
+// checkLoginFailed checks that r is the one answer of every refused
+// callback: 400 login_failed with the generic message, no session, and the
+// login cookie deleted.
+func checkLoginFailed(t *testing.T, name string, r reply) {
+	t.Helper()
+	if r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, `"code":"login_failed"`) || cookieNamed(r.Response, api.SessionCookie) != nil {
+		t.Fatalf("%s: %d\n%s", name, r.StatusCode, r.body)
+	}
+	if !strings.Contains(r.body, "The login could not be completed.") {
+		t.Fatalf("%s: not the generic message:\n%s", name, r.body)
+	}
+	if c := cookieNamed(r.Response, "gatehouse_login"); c == nil || c.MaxAge >= 0 {
+		t.Fatalf("%s: the login cookie is not deleted: %+v", name, c)
 	}
 }
 
@@ -340,10 +349,9 @@ func TestReplayRefusedAcrossServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("replay on another server: %d", resp.StatusCode)
-	}
+	checkLoginFailed(t, "replay on another server", reply{resp, string(b)})
 }
 
 func TestLoginStartRefusals(t *testing.T) {
@@ -454,6 +462,73 @@ func TestSessionCookieIsNotCSRFable(t *testing.T) {
 	f.c.Jar.SetCookies(mustURL(f.srv.URL), []*http.Cookie{{Name: api.SessionCookie, Value: "garbage"}})
 	if r := f.get("/api/me"); r.StatusCode != http.StatusUnauthorized || !strings.Contains(r.body, "Authentication failed") {
 		t.Errorf("bad cookie: %d\n%s", r.StatusCode, r.body)
+	}
+}
+
+// TestSessionFailuresLookLikeNoCredentials: a session cookie that is not a
+// token, whose token was logged out, or whose account was disabled gets the
+// answer of a request without credentials, and of a wrong password: the
+// same status, headers and body.
+func TestSessionFailuresLookLikeNoCredentials(t *testing.T) {
+	f := newLoginFixture(t)
+	pagesURL, req := f.start("/")
+	r := f.get(f.loginAtPages(pagesURL, req, alicePassword))
+	session := cookieNamed(r.Response, api.SessionCookie)
+	if r.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("login: %d", r.StatusCode)
+	}
+	bob, err := f.p.CreateAccount(t.Context(), identity.AccountCreate{Username: "bob", Password: alicePassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobToken, err := f.p.IssueToken(t.Context(), bob.ID, identity.TokenRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disabled := identity.StatusDisabled
+	if _, err := f.p.UpdateAccount(t.Context(), bob.ID, identity.AccountUpdate{Status: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	see := func(cookie, auth string) exchange {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/api/me", nil)
+		req.Header.Set("X-Request-Id", fixedRequestID)
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: cookie})
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		h := resp.Header.Clone()
+		h.Del("Date")
+		return exchange{status: resp.StatusCode, header: h, body: string(b)}
+	}
+	if ok := see(session.Value, ""); ok.status != http.StatusOK {
+		t.Fatalf("the session: %s", ok)
+	}
+	if lo := f.get("/logout"); lo.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d", lo.StatusCode)
+	}
+	ref := see("", "")
+	if ref.status != http.StatusUnauthorized || len(ref.header.Values("WWW-Authenticate")) != 2 {
+		t.Fatalf("no credentials: %s", ref)
+	}
+	for name, x := range map[string]exchange{
+		"wrong password":          see("", basic("alice", "wrong")),
+		"garbage cookie":          see("garbage", ""),
+		"tampered token":          see(session.Value[:len(session.Value)-4]+"AAAA", ""),
+		"logged-out session":      see(session.Value, ""),
+		"session of disabled bob": see(bobToken.Value, ""),
+	} {
+		if !same(ref, x) {
+			t.Errorf("%s answers differently from no credentials:\n%s\n%s", name, x, ref)
+		}
 	}
 }
 

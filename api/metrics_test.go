@@ -254,7 +254,8 @@ func TestAuthOnResult(t *testing.T) {
 	var got []result
 	e := echo.New()
 	e.HTTPErrorHandler = api.ErrorHandler(nil)
-	e.GET("/", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, api.AuthWithConfig(api.AuthConfig{
+	h := func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }
+	mw := api.AuthWithConfig(api.AuthConfig{
 		Provider: f.p,
 		OnResult: func(_ echo.Context, m api.Method, err error) {
 			r := result{m: m, err: err}
@@ -264,7 +265,9 @@ func TestAuthOnResult(t *testing.T) {
 			}
 			got = append(got, r)
 		},
-	}))
+	})
+	e.GET("/", h, mw)
+	e.POST("/", h, mw)
 	for _, auth := range []string{
 		basic("alice", alicePassword),
 		basic("alice", "wrong"),
@@ -280,6 +283,24 @@ func TestAuthOnResult(t *testing.T) {
 		}
 		e.ServeHTTP(httptest.NewRecorder(), req)
 	}
+	// The session cookie: a good one, a bad one, and one refused unchecked
+	// for a cross-site write (not an attempt).
+	for _, s := range []struct {
+		method, cookie string
+		status         int
+	}{
+		{http.MethodGet, f.token, http.StatusNoContent},
+		{http.MethodGet, "garbage", http.StatusUnauthorized},
+		{http.MethodPost, f.token, http.StatusForbidden},
+	} {
+		req := httptest.NewRequest(s.method, "/", nil)
+		req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: s.cookie})
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != s.status {
+			t.Fatalf("%s with a session cookie: %d, want %d", s.method, rec.Code, s.status)
+		}
+	}
 	want := []result{
 		{m: api.MethodPassword},
 		{m: api.MethodPassword, status: 401},
@@ -287,6 +308,8 @@ func TestAuthOnResult(t *testing.T) {
 		{m: api.MethodToken},
 		{m: api.MethodBearer},
 		{m: api.MethodBearer, status: 401},
+		{m: api.MethodSession},
+		{m: api.MethodSession, status: 401},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d results, want %d: %+v", len(got), len(want), got)

@@ -231,22 +231,33 @@ func (tv *TokenVerifier) verifySignature(ctx context.Context, raw string, h [32]
 
 // checkSignature verifies raw against the JWKS.
 func (tv *TokenVerifier) checkSignature(ctx context.Context, raw string) (*token.Claims, error) {
-	v, err := tv.verifier(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	claims, err := v.Verify(raw, tv.cfg.Now())
-	if errors.Is(err, token.ErrUnknownKey) {
-		// Perhaps the key was rotated since the last fetch.
-		if v, err = tv.verifier(ctx, true); err != nil {
-			return nil, err
-		}
+	var claims token.Claims
+	err := tv.withVerifier(ctx, func(v *token.Verifier) (err error) {
 		claims, err = v.Verify(raw, tv.cfg.Now())
-	}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &claims, nil
+}
+
+// withVerifier runs fn with the verifier of the provider's published keys,
+// and once more with freshly fetched keys if fn fails on a key it does not
+// know: perhaps the key was rotated since the last fetch.
+func (tv *TokenVerifier) withVerifier(ctx context.Context, fn func(*token.Verifier) error) error {
+	v, err := tv.verifier(ctx, false)
+	if err != nil {
+		return err
+	}
+	err = fn(v)
+	if errors.Is(err, token.ErrUnknownKey) {
+		if v, err = tv.verifier(ctx, true); err != nil {
+			return err
+		}
+		err = fn(v)
+	}
+	return err
 }
 
 // Revoke verifies raw and revokes it until it expires. An invalid token is
