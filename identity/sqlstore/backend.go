@@ -59,29 +59,46 @@ func scanAccount(s scanner) (*store.AccountRecord, error) {
 	return &r, nil
 }
 
-func scanAccounts(rows *sql.Rows) ([]*store.AccountRecord, error) {
+// scanAll reads every row of rows with scan, and closes rows.
+func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
-	out := []*store.AccountRecord{}
+	out := []T{}
 	for rows.Next() {
-		r, err := scanAccount(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		out = append(out, v)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// accountInsertCols are the columns of an accounts row, in the order
+// accountValues gives their values; accountInsertN counts them.
+const (
+	accountInsertCols = `id, app_id, username, username_key, email, email_key,
+		given_name, given_name_key, surname, surname_key, status, password_hash,
+		created_at, modified_at, password_modified_at`
+	accountInsertN = 15
+)
+
+// accountValues appends the values of the accounts row of a, in
+// application app.
+func accountValues(args []any, app string, a *store.AccountRecord) []any {
+	return append(args, a.ID, app, a.Username, a.UsernameKey, a.Email, a.EmailKey,
+		a.GivenName, identity.FoldKey(a.GivenName), a.Surname, identity.FoldKey(a.Surname),
+		string(a.Status), a.PasswordHash, ms(a.CreatedAt), ms(a.ModifiedAt), ms(a.PasswordModifiedAt))
 }
 
 // InsertAccount implements store.Backend.
 func (b *backend) InsertAccount(ctx context.Context, a *store.AccountRecord) error {
 	err := b.db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, app_id, username, username_key, email, email_key,
-			given_name, given_name_key, surname, surname_key, status, password_hash,
-			created_at, modified_at, password_modified_at)
+		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (`+accountInsertCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			a.ID, b.app, a.Username, a.UsernameKey, a.Email, a.EmailKey,
-			a.GivenName, identity.FoldKey(a.GivenName), a.Surname, identity.FoldKey(a.Surname),
-			string(a.Status), a.PasswordHash, ms(a.CreatedAt), ms(a.ModifiedAt), ms(a.PasswordModifiedAt))
+			accountValues(make([]any, 0, accountInsertN), b.app, a)...)
 		if err != nil {
 			return err
 		}
@@ -99,6 +116,19 @@ func (b *backend) InsertAccount(ctx context.Context, a *store.AccountRecord) err
 	return fail(ctx, "insert account", err)
 }
 
+// loginClaim is a login key an account holds, and the field it comes from.
+type loginClaim struct{ key, field string }
+
+// loginClaims returns the login keys of r: its username's, and its email's
+// unless it has none or it is the username's.
+func loginClaims(r *store.AccountRecord) []loginClaim {
+	claims := []loginClaim{{r.UsernameKey, "username"}}
+	if r.EmailKey != "" && r.EmailKey != r.UsernameKey {
+		claims = append(claims, loginClaim{r.EmailKey, "email"})
+	}
+	return claims
+}
+
 // claimLogins inserts the login keys of r, one statement each, and returns
 // identity.Conflict naming the field of a key another account holds
 // ("username" first, as the in-memory backend checks it first). Keys are
@@ -106,11 +136,7 @@ func (b *backend) InsertAccount(ctx context.Context, a *store.AccountRecord) err
 // for each other instead of deadlocking; ON CONFLICT DO NOTHING reports a
 // taken key without aborting a PostgreSQL transaction.
 func (b *backend) claimLogins(ctx context.Context, tx *sql.Tx, r *store.AccountRecord) error {
-	type claim struct{ key, field string }
-	claims := []claim{{r.UsernameKey, "username"}}
-	if r.EmailKey != "" && r.EmailKey != r.UsernameKey {
-		claims = append(claims, claim{r.EmailKey, "email"})
-	}
+	claims := loginClaims(r)
 	sort.Slice(claims, func(i, j int) bool { return claims[i].key < claims[j].key })
 	taken := map[string]bool{}
 	for _, c := range claims {
@@ -221,7 +247,7 @@ func (b *backend) ListAccounts(ctx context.Context, f identity.AccountFilter) ([
 		if err != nil {
 			return err
 		}
-		recs, err = scanAccounts(rows)
+		recs, err = scanAll(rows, scanAccount)
 		return err
 	})
 	if err != nil {
@@ -345,6 +371,19 @@ func scanAPIKey(s scanner) (*store.APIKeyRecord, error) {
 	return &k, nil
 }
 
+// apiKeyInsertCols are the columns of an api_keys row, in the order
+// apiKeyValues gives their values; apiKeyInsertN counts them.
+const (
+	apiKeyInsertCols = `id, app_id, account_id, name, status, secret_hash, created_at`
+	apiKeyInsertN    = 7
+)
+
+// apiKeyValues appends the values of the api_keys row of k, in application
+// app.
+func apiKeyValues(args []any, app string, k *store.APIKeyRecord) []any {
+	return append(args, k.ID, app, k.AccountID, k.Name, string(k.Status), k.SecretHash, ms(k.CreatedAt))
+}
+
 // InsertAPIKey implements store.Backend.
 func (b *backend) InsertAPIKey(ctx context.Context, k *store.APIKeyRecord, maxPerAccount int) error {
 	err := b.db.write(ctx, func(tx *sql.Tx) error {
@@ -360,9 +399,8 @@ func (b *backend) InsertAPIKey(ctx context.Context, k *store.APIKeyRecord, maxPe
 		if n >= maxPerAccount {
 			return identity.LimitExceeded("api_keys", "An account may hold at most %d API keys.", maxPerAccount)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, app_id, account_id, name, status, secret_hash, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			k.ID, b.app, k.AccountID, k.Name, string(k.Status), k.SecretHash, ms(k.CreatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyInsertCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, apiKeyValues(make([]any, 0, apiKeyInsertN), b.app, k)...)
 		return err
 	})
 	return fail(ctx, "insert api key", err)
@@ -386,7 +424,7 @@ func (b *backend) APIKey(ctx context.Context, id string) (*store.APIKeyRecord, e
 
 // ListAPIKeys implements store.Backend.
 func (b *backend) ListAPIKeys(ctx context.Context, accountID string) ([]*store.APIKeyRecord, error) {
-	out := []*store.APIKeyRecord{}
+	var out []*store.APIKeyRecord
 	err := b.db.read(ctx, func(tx *sql.Tx) error {
 		if err := b.lockAccount(ctx, tx, accountID, ""); err != nil {
 			return err
@@ -396,15 +434,8 @@ func (b *backend) ListAPIKeys(ctx context.Context, accountID string) ([]*store.A
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			k, err := scanAPIKey(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, k)
-		}
-		return rows.Err()
+		out, err = scanAll(rows, scanAPIKey)
+		return err
 	})
 	if err != nil {
 		return nil, fail(ctx, "list api keys", err)
@@ -523,19 +554,6 @@ func scanGroup(s scanner) (*store.GroupRecord, error) {
 	return &g, nil
 }
 
-func scanGroups(rows *sql.Rows) ([]*store.GroupRecord, error) {
-	defer rows.Close()
-	out := []*store.GroupRecord{}
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
-}
-
 // InsertGroup implements store.Backend.
 func (b *backend) InsertGroup(ctx context.Context, g *store.GroupRecord) error {
 	err := b.db.write(ctx, func(tx *sql.Tx) error {
@@ -591,7 +609,7 @@ func (b *backend) ListGroups(ctx context.Context, f identity.GroupFilter) ([]*st
 		if err != nil {
 			return err
 		}
-		out, err = scanGroups(rows)
+		out, err = scanAll(rows, scanGroup)
 		return err
 	})
 	if err != nil {
@@ -660,7 +678,7 @@ func (b *backend) AccountGroups(ctx context.Context, accountID string) ([]*store
 		if err != nil {
 			return err
 		}
-		out, err = scanGroups(rows)
+		out, err = scanAll(rows, scanGroup)
 		return err
 	})
 	if err != nil {
@@ -688,7 +706,7 @@ func (b *backend) GroupMembers(ctx context.Context, groupID string, p identity.P
 		if err != nil {
 			return err
 		}
-		out, err = scanAccounts(rows)
+		out, err = scanAll(rows, scanAccount)
 		return err
 	})
 	if err != nil {
@@ -721,19 +739,18 @@ func (b *backend) RevokedSince(ctx context.Context, since, now time.Time, limit 
 	if err != nil {
 		return nil, fail(ctx, "list revocations", err)
 	}
-	defer rows.Close()
-	out := []identity.Revocation{}
-	for rows.Next() {
+	out, err := scanAll(rows, func(s scanner) (identity.Revocation, error) {
 		var (
 			jti            []byte
 			exp, revokedAt int64
 		)
-		if err := rows.Scan(&jti, &exp, &revokedAt); err != nil {
-			return nil, fail(ctx, "list revocations", err)
-		}
-		out = append(out, identity.Revocation{TokenID: string(jti), ExpiresAt: fromMS(exp), RevokedAt: fromMS(revokedAt)})
+		err := s.Scan(&jti, &exp, &revokedAt)
+		return identity.Revocation{TokenID: string(jti), ExpiresAt: fromMS(exp), RevokedAt: fromMS(revokedAt)}, err
+	})
+	if err != nil {
+		return nil, fail(ctx, "list revocations", err)
 	}
-	return out, fail(ctx, "list revocations", rows.Err())
+	return out, nil
 }
 
 // TokenRevoked implements store.Backend.
@@ -758,27 +775,29 @@ func (b *backend) SigningKeys(ctx context.Context, now time.Time) ([]store.Signi
 	if err != nil {
 		return nil, fail(ctx, "list signing keys", err)
 	}
-	defer rows.Close()
-	var out []store.SigningKeyRecord
-	for rows.Next() {
+	out, err := scanAll(rows, func(s scanner) (store.SigningKeyRecord, error) {
 		var (
 			k       store.SigningKeyRecord
 			created int64
-			retire  sql.NullInt64
+			retired sql.NullInt64
 		)
-		if err := rows.Scan(&k.ID, &k.PrivateKey, &created, &retire); err != nil {
-			return nil, fail(ctx, "list signing keys", err)
-		}
-		k.CreatedAt = fromMS(created)
-		if retire.Valid {
-			k.RetireAt = fromMS(retire.Int64)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+		err := s.Scan(&k.ID, &k.PrivateKey, &created, &retired)
+		k.CreatedAt, k.RetireAt = fromMS(created), retireTime(retired)
+		return k, err
+	})
+	if err != nil {
 		return nil, fail(ctx, "list signing keys", err)
 	}
 	return out, nil
+}
+
+// retireTime converts a stored retire_at back: NULL, for a current key, is
+// the zero time.
+func retireTime(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
 }
 
 // RotateSigningKey implements store.Backend. The application's row is
@@ -822,32 +841,25 @@ type SigningKeyInfo struct {
 // appID, retired ones included, newest first. Unlike the Backend's
 // SigningKeys it reads no private key: it is for operators listing keys.
 func (db *DB) SigningKeyHistory(ctx context.Context, appID string) ([]SigningKeyInfo, error) {
-	out := []SigningKeyInfo{}
 	if !storable(appID) {
-		return out, nil
+		return []SigningKeyInfo{}, nil
 	}
 	rows, err := db.queryRows(ctx, `SELECT id, created_at, retire_at FROM signing_keys
 		WHERE app_id = $1 ORDER BY seq DESC`, appID)
 	if err != nil {
 		return nil, fail(ctx, "list signing keys", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
+	out, err := scanAll(rows, func(s scanner) (SigningKeyInfo, error) {
 		var (
 			k       SigningKeyInfo
 			created int64
-			retire  sql.NullInt64
+			retired sql.NullInt64
 		)
-		if err := rows.Scan(&k.ID, &created, &retire); err != nil {
-			return nil, fail(ctx, "list signing keys", err)
-		}
-		k.CreatedAt = fromMS(created)
-		if retire.Valid {
-			k.RetireAt = fromMS(retire.Int64)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+		err := s.Scan(&k.ID, &created, &retired)
+		k.CreatedAt, k.RetireAt = fromMS(created), retireTime(retired)
+		return k, err
+	})
+	if err != nil {
 		return nil, fail(ctx, "list signing keys", err)
 	}
 	return out, nil

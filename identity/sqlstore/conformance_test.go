@@ -49,8 +49,8 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// TestProviderSmoke exercises the provider newTestProvider builds, until
-// the conformance suite runs here.
+// TestProviderSmoke exercises the provider newTestProvider builds from
+// account to token revocation, and checks that two of them are isolated.
 func TestProviderSmoke(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		p := newTestProvider(t, dialect)

@@ -325,15 +325,27 @@ func (db *DB) Application(ctx context.Context, name string, create bool) (*Appli
 			return nil, fail(ctx, "create application", err)
 		}
 	}
-	var a Application
-	var created int64
-	err := db.sql.QueryRowContext(ctx, `SELECT id, name, created_at FROM applications WHERE name = $1`, name).
-		Scan(&a.ID, &a.Name, &created)
+	a, err := scanApplication(db.sql.QueryRowContext(ctx,
+		`SELECT `+applicationCols+` FROM applications WHERE name = $1`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, identity.NotFound("application")
 	}
 	if err != nil {
 		return nil, fail(ctx, "find application", err)
+	}
+	return a, nil
+}
+
+// applicationCols are the columns scanApplication reads, in its order.
+const applicationCols = `id, name, created_at`
+
+func scanApplication(s scanner) (*Application, error) {
+	var (
+		a       Application
+		created int64
+	)
+	if err := s.Scan(&a.ID, &a.Name, &created); err != nil {
+		return nil, err
 	}
 	a.CreatedAt = fromMS(created)
 	return &a, nil
@@ -341,22 +353,12 @@ func (db *DB) Application(ctx context.Context, name string, create bool) (*Appli
 
 // Applications returns every application, ordered by name.
 func (db *DB) Applications(ctx context.Context) ([]*Application, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, name, created_at FROM applications ORDER BY name`)
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+applicationCols+` FROM applications ORDER BY name`)
 	if err != nil {
 		return nil, fail(ctx, "list applications", err)
 	}
-	defer rows.Close()
-	out := []*Application{}
-	for rows.Next() {
-		var a Application
-		var created int64
-		if err := rows.Scan(&a.ID, &a.Name, &created); err != nil {
-			return nil, fail(ctx, "list applications", err)
-		}
-		a.CreatedAt = fromMS(created)
-		out = append(out, &a)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAll(rows, scanApplication)
+	if err != nil {
 		return nil, fail(ctx, "list applications", err)
 	}
 	return out, nil

@@ -27,18 +27,14 @@ func (db *DB) ApplicationByID(ctx context.Context, id string) (*Application, err
 	if id == "" || !storable(id) {
 		return nil, identity.NotFound("application")
 	}
-	var a Application
-	var created int64
-	err := db.queryRow(ctx, `SELECT id, name, created_at FROM applications WHERE id = $1`, id).
-		Scan(&a.ID, &a.Name, &created)
+	a, err := scanApplication(db.queryRow(ctx, `SELECT `+applicationCols+` FROM applications WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, identity.NotFound("application")
 	}
 	if err != nil {
 		return nil, fail(ctx, "find application", err)
 	}
-	a.CreatedAt = fromMS(created)
-	return &a, nil
+	return a, nil
 }
 
 // AdminKey is an admin API key as listed, without its secret (which is not
@@ -119,29 +115,25 @@ func (db *DB) AuthenticateAdminKey(ctx context.Context, id, secret string) (appI
 // AdminKeys returns the admin keys of the application with id appID, oldest
 // first, without secrets.
 func (db *DB) AdminKeys(ctx context.Context, appID string) ([]*AdminKey, error) {
-	out := []*AdminKey{}
 	if !storable(appID) {
-		return out, nil
+		return []*AdminKey{}, nil
 	}
 	rows, err := db.queryRows(ctx, `SELECT id, app_id, status, created_at FROM admin_keys
 		WHERE app_id = $1 ORDER BY created_at, id`, appID)
 	if err != nil {
 		return nil, fail(ctx, "list admin keys", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
+	out, err := scanAll(rows, func(s scanner) (*AdminKey, error) {
 		var (
 			k       AdminKey
 			status  string
 			created int64
 		)
-		if err := rows.Scan(&k.ID, &k.AppID, &status, &created); err != nil {
-			return nil, fail(ctx, "list admin keys", err)
-		}
+		err := s.Scan(&k.ID, &k.AppID, &status, &created)
 		k.Status, k.CreatedAt = identity.Status(status), fromMS(created)
-		out = append(out, &k)
-	}
-	if err := rows.Err(); err != nil {
+		return &k, err
+	})
+	if err != nil {
 		return nil, fail(ctx, "list admin keys", err)
 	}
 	return out, nil
@@ -155,15 +147,7 @@ func (db *DB) DeleteAdminKey(ctx context.Context, id string) error {
 	}
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM admin_keys WHERE id = $1`, id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return identity.NotFound("admin_key")
-		}
-		return nil
+		return requireRow(res, err, identity.NotFound("admin_key"))
 	})
 	return fail(ctx, "delete admin key", err)
 }
@@ -268,17 +252,27 @@ func idemAnswer(r *idemRow, fp []byte) (resp *IdempotentResponse, running bool, 
 	return &IdempotentResponse{Status: int(r.status.Int64), Location: r.location, Body: body}, false, nil
 }
 
-func (db *DB) readIdempotent(ctx context.Context, appID, key string) (*idemRow, error) {
+// selectIdempotent reads the entry of a key; scanIdempotent scans it.
+const selectIdempotent = `SELECT fingerprint, status, location, body, created_at FROM idempotency_keys
+	WHERE app_id = $1 AND key = $2`
+
+func scanIdempotent(s scanner) (*idemRow, error) {
 	var r idemRow
-	err := db.queryRow(ctx, `SELECT fingerprint, status, location, body, created_at FROM idempotency_keys
-		WHERE app_id = $1 AND key = $2`, appID, key).Scan(&r.fingerprint, &r.status, &r.location, &r.body, &r.created)
+	if err := s.Scan(&r.fingerprint, &r.status, &r.location, &r.body, &r.created); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func (db *DB) readIdempotent(ctx context.Context, appID, key string) (*idemRow, error) {
+	r, err := scanIdempotent(db.queryRow(ctx, selectIdempotent, appID, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fail(ctx, "read idempotency key", err)
 	}
-	return &r, nil
+	return r, nil
 }
 
 // claimIdempotent removes an expired entry for key and inserts a running
@@ -305,13 +299,12 @@ func (db *DB) claimIdempotent(ctx context.Context, appID, key string, fp []byte)
 			claimed = true
 			return nil
 		}
-		var r idemRow
-		if err := tx.QueryRowContext(ctx, `SELECT fingerprint, status, location, body, created_at FROM idempotency_keys
-			WHERE app_id = $1 AND key = $2`, appID, key).Scan(&r.fingerprint, &r.status, &r.location, &r.body, &r.created); err != nil {
+		r, err := scanIdempotent(tx.QueryRowContext(ctx, selectIdempotent, appID, key))
+		if err != nil {
 			return err
 		}
 		var aerr error
-		resp, _, aerr = idemAnswer(&r, fp)
+		resp, _, aerr = idemAnswer(r, fp)
 		if aerr != nil {
 			return callerError{aerr}
 		}

@@ -17,16 +17,11 @@ func (b *backend) RedirectURIs(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fail(ctx, "list redirect URIs", err)
 	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, fail(ctx, "list redirect URIs", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAll(rows, func(s scanner) (u string, err error) {
+		err = s.Scan(&u)
+		return u, err
+	})
+	if err != nil {
 		return nil, fail(ctx, "list redirect URIs", err)
 	}
 	return out, nil

@@ -12,8 +12,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/apikey"
-	"github.com/gatehouse-id/gatehouse/identity/ids"
-	"github.com/gatehouse-id/gatehouse/identity/password"
+	"github.com/gatehouse-id/gatehouse/identity/store"
 )
 
 // SeedAccount is one account of BulkCreateAccounts: what
@@ -59,7 +58,7 @@ func (db *DB) BulkCreateAccounts(ctx context.Context, appID string, limits ident
 	if appID == "" || !storable(appID) {
 		return nil, identity.NotFound("application")
 	}
-	rows, err := prepareSeed(limits.WithDefaults(), accounts, time.Now().UTC().Truncate(time.Millisecond))
+	rows, err := prepareSeed(ctx, limits.WithDefaults(), accounts, time.Now().UTC().Truncate(time.Millisecond))
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +81,7 @@ func (db *DB) BulkCreateAccounts(ctx context.Context, appID string, limits ident
 	}
 	out := make([]*identity.Account, len(rows.accounts))
 	for i, r := range rows.accounts {
-		a := r.acc
+		a := r.Account
 		out[i] = &a
 	}
 	return out, nil
@@ -90,104 +89,59 @@ func (db *DB) BulkCreateAccounts(ctx context.Context, appID string, limits ident
 
 // seedRows are the checked rows of a bulk insert.
 type seedRows struct {
-	accounts []seedAccount
+	accounts []*store.AccountRecord
 	logins   []seedLogin
-	keys     []seedKey
-	data     []seedData
-}
-
-type seedAccount struct {
-	acc                   identity.Account
-	usernameKey, emailKey string
-	givenKey, surnameKey  string
-	passwordHash          string
+	keys     []*store.APIKeyRecord
+	data     []*store.AccountRecord // the accounts with custom data
 }
 
 type seedLogin struct {
-	key, field string
-	account    int // index in seedRows.accounts
+	loginClaim
+	account int // index in seedRows.accounts
 }
 
-type seedKey struct {
-	id, accountID, name string
-	hash                []byte
-	createdAt           time.Time
+// recorder is a store.Backend that keeps the account the Provider's
+// CreateAccount would insert instead of inserting it: running CreateAccount
+// over it applies every rule of the Provider and builds the very record it
+// stores. A seed account carries a password hash, so no KDF runs.
+// CreateAccount calls nothing else of the Backend, left nil.
+type recorder struct {
+	store.Backend
+	rec *store.AccountRecord
 }
 
-type seedData struct {
-	accountID string
-	data      []byte
+func (r *recorder) InsertAccount(_ context.Context, a *store.AccountRecord) error {
+	r.rec = a
+	return nil
 }
 
 // prepareSeed checks every account as the Provider's CreateAccount and
 // CreateAPIKey do, and builds the rows to insert. Login keys taken twice
 // within the batch are reported here; keys taken by stored accounts only
 // show when inserting.
-func prepareSeed(limits identity.Limits, in []SeedAccount, now time.Time) (*seedRows, error) {
-	rows := &seedRows{accounts: make([]seedAccount, 0, len(in)), logins: make([]seedLogin, 0, 2*len(in))}
+func prepareSeed(ctx context.Context, limits identity.Limits, in []SeedAccount, now time.Time) (*seedRows, error) {
+	rows := &seedRows{accounts: make([]*store.AccountRecord, 0, len(in)), logins: make([]seedLogin, 0, 2*len(in))}
+	rec := &recorder{}
+	p := store.New(rec, store.Options{Limits: limits, Now: func() time.Time { return now }})
 	claimed := make(map[string]bool, 2*len(in))
 	keyIDs := map[string]bool{}
 	for i, a := range in {
 		wrap := func(err error) error { return fmt.Errorf("account %d: %w", i, err) }
-		username, err := limits.NormalizeUsername(a.Username)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		email, err := identity.NormalizeEmail(a.Email)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		given, err := limits.CheckName("given_name", a.GivenName)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		surname, err := limits.CheckName("surname", a.Surname)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		status := a.Status
-		if status == "" {
-			status = identity.StatusEnabled
-		}
-		if err := identity.CheckStatus(status); err != nil {
-			return nil, wrap(err)
-		}
+		// A password would cost a KDF run; CreateAccount checks the hash.
 		switch {
 		case a.Password != "":
 			return nil, wrap(identity.Invalid("password", "A bulk insert takes password hashes, not passwords."))
 		case a.PasswordHash == "":
 			return nil, wrap(identity.Invalid("password_hash", "The password hash is required."))
 		}
-		if err := password.CheckHash(a.PasswordHash); err != nil {
-			return nil, wrap(identity.Invalid("password_hash", "The password hash is not a supported argon2id or bcrypt hash."))
+		if _, err := p.CreateAccount(ctx, a.AccountCreate); err != nil {
+			return nil, wrap(err)
 		}
-		var data []byte
-		if len(a.CustomData) > 0 {
-			if data, err = limits.CheckCustomData(a.CustomData); err != nil {
-				return nil, wrap(err)
-			}
-		}
+		r := rec.rec
 		if len(a.APIKeys) > limits.APIKeysPerAccount {
 			return nil, wrap(identity.LimitExceeded("api_keys", "An account may hold at most %d API keys.", limits.APIKeysPerAccount))
 		}
-		r := seedAccount{
-			acc: identity.Account{
-				ID: ids.New(), Username: username, Email: email, GivenName: given, Surname: surname,
-				Status: status, CreatedAt: now, ModifiedAt: now, PasswordModifiedAt: now,
-			},
-			usernameKey:  identity.FoldKey(username),
-			givenKey:     identity.FoldKey(given),
-			surnameKey:   identity.FoldKey(surname),
-			passwordHash: a.PasswordHash,
-		}
-		if email != "" {
-			r.emailKey = identity.FoldKey(email)
-		}
-		// The same claims, in the same order of fields, as claimLogins.
-		claims := []seedLogin{{r.usernameKey, "username", len(rows.accounts)}}
-		if r.emailKey != "" && r.emailKey != r.usernameKey {
-			claims = append(claims, seedLogin{r.emailKey, "email", len(rows.accounts)})
-		}
+		claims := loginClaims(r)
 		for _, c := range claims {
 			if claimed[c.key] {
 				return nil, wrap(identity.Conflict(c.field))
@@ -195,8 +149,8 @@ func prepareSeed(limits identity.Limits, in []SeedAccount, now time.Time) (*seed
 		}
 		for _, c := range claims {
 			claimed[c.key] = true
+			rows.logins = append(rows.logins, seedLogin{c, len(rows.accounts)})
 		}
-		rows.logins = append(rows.logins, claims...)
 		for _, k := range a.APIKeys {
 			name, err := limits.CheckName("name", k.Name)
 			if err != nil {
@@ -212,10 +166,13 @@ func prepareSeed(limits identity.Limits, in []SeedAccount, now time.Time) (*seed
 				return nil, wrap(identity.Conflict("api_key"))
 			}
 			keyIDs[k.ID] = true
-			rows.keys = append(rows.keys, seedKey{id: k.ID, accountID: r.acc.ID, name: name, hash: k.SecretHash, createdAt: now})
+			rows.keys = append(rows.keys, &store.APIKeyRecord{
+				APIKey:     identity.APIKey{ID: k.ID, AccountID: r.ID, Name: name, Status: identity.StatusEnabled, CreatedAt: now},
+				SecretHash: k.SecretHash,
+			})
 		}
-		if data != nil {
-			rows.data = append(rows.data, seedData{accountID: r.acc.ID, data: data})
+		if r.CustomData != nil {
+			rows.data = append(rows.data, r)
 		}
 		rows.accounts = append(rows.accounts, r)
 	}
@@ -224,15 +181,8 @@ func prepareSeed(limits identity.Limits, in []SeedAccount, now time.Time) (*seed
 
 // insertSeed writes rows with multi-row INSERTs inside tx.
 func (db *DB) insertSeed(ctx context.Context, tx *sql.Tx, appID string, rows *seedRows) error {
-	err := db.bulkInsert(ctx, tx, `INSERT INTO accounts (id, app_id, username, username_key, email, email_key,
-		given_name, given_name_key, surname, surname_key, status, password_hash,
-		created_at, modified_at, password_modified_at) VALUES `, "", 15, len(rows.accounts),
-		func(i int, args []any) []any {
-			r := &rows.accounts[i]
-			return append(args, r.acc.ID, appID, r.acc.Username, r.usernameKey, r.acc.Email, r.emailKey,
-				r.acc.GivenName, r.givenKey, r.acc.Surname, r.surnameKey, string(r.acc.Status), r.passwordHash,
-				ms(r.acc.CreatedAt), ms(r.acc.ModifiedAt), ms(r.acc.PasswordModifiedAt))
-		}, nil)
+	err := db.bulkInsert(ctx, tx, `INSERT INTO accounts (`+accountInsertCols+`) VALUES `, "", accountInsertN, len(rows.accounts),
+		func(i int, args []any) []any { return accountValues(args, appID, rows.accounts[i]) }, nil)
 	if err != nil {
 		return fmt.Errorf("insert accounts: %w", err)
 	}
@@ -242,7 +192,7 @@ func (db *DB) insertSeed(ctx context.Context, tx *sql.Tx, appID string, rows *se
 		` ON CONFLICT (app_id, login_key) DO NOTHING`, 3, len(rows.logins),
 		func(i int, args []any) []any {
 			l := rows.logins[i]
-			return append(args, appID, l.key, rows.accounts[l.account].acc.ID)
+			return append(args, appID, l.key, rows.accounts[l.account].ID)
 		},
 		func(first, n int, inserted int64) error {
 			if inserted == int64(n) {
@@ -253,12 +203,8 @@ func (db *DB) insertSeed(ctx context.Context, tx *sql.Tx, appID string, rows *se
 	if err != nil {
 		return err
 	}
-	err = db.bulkInsert(ctx, tx, `INSERT INTO api_keys (id, app_id, account_id, name, status, secret_hash, created_at) VALUES `,
-		"", 7, len(rows.keys),
-		func(i int, args []any) []any {
-			k := rows.keys[i]
-			return append(args, k.id, appID, k.accountID, k.name, string(identity.StatusEnabled), k.hash, ms(k.createdAt))
-		}, nil)
+	err = db.bulkInsert(ctx, tx, `INSERT INTO api_keys (`+apiKeyInsertCols+`) VALUES `, "", apiKeyInsertN, len(rows.keys),
+		func(i int, args []any) []any { return apiKeyValues(args, appID, rows.keys[i]) }, nil)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("insert api keys: %w", identity.Conflict("api_key"))
 	}
@@ -266,7 +212,7 @@ func (db *DB) insertSeed(ctx context.Context, tx *sql.Tx, appID string, rows *se
 		return fmt.Errorf("insert api keys: %w", err)
 	}
 	err = db.bulkInsert(ctx, tx, `INSERT INTO custom_data (account_id, data) VALUES `, "", 2, len(rows.data),
-		func(i int, args []any) []any { return append(args, rows.data[i].accountID, string(rows.data[i].data)) }, nil)
+		func(i int, args []any) []any { return append(args, rows.data[i].ID, string(rows.data[i].CustomData)) }, nil)
 	if err != nil {
 		return fmt.Errorf("insert custom data: %w", err)
 	}
@@ -283,7 +229,7 @@ func (db *DB) takenLogin(ctx context.Context, tx *sql.Tx, appID string, rows *se
 		if err != nil {
 			return fmt.Errorf("find taken login: %w", err)
 		}
-		if owner != rows.accounts[c.account].acc.ID {
+		if owner != rows.accounts[c.account].ID {
 			return fmt.Errorf("account %d: %w", c.account, identity.Conflict(c.field))
 		}
 	}
