@@ -195,12 +195,11 @@ func query(c echo.Context, known ...string) (url.Values, error) {
 // pagingParams are the query parameters of every collection.
 var pagingParams = []string{"offset", "limit"}
 
-// page reads offset and limit: offset from 0, limit from 1 to
-// identity.MaxLimit (default identity.DefaultLimit).
 // pagedQuery reads the query of a collection request: the known
 // parameters plus offset and limit, and the page they ask for.
 func pagedQuery(c echo.Context, known ...string) (url.Values, identity.Page, error) {
-	q, err := query(c, append(known, pagingParams...)...)
+	// Concat, not append: known may be a caller's shared slice.
+	q, err := query(c, slices.Concat(known, pagingParams)...)
 	if err != nil {
 		return nil, identity.Page{}, err
 	}
@@ -211,6 +210,8 @@ func pagedQuery(c echo.Context, known ...string) (url.Values, identity.Page, err
 	return q, p, nil
 }
 
+// page reads offset and limit: offset from 0, limit from 1 to
+// identity.MaxLimit (default identity.DefaultLimit).
 func page(q url.Values) (identity.Page, error) {
 	p := identity.Page{Limit: identity.DefaultLimit}
 	if v, ok := q["offset"]; ok {
@@ -280,6 +281,16 @@ func idParam(c echo.Context, name, kind string) (string, error) {
 		return "", identity.NotFound(kind)
 	}
 	return id, nil
+}
+
+// bodiless checks a request that takes no query parameter and at most an
+// empty JSON body, as the deletes do.
+func bodiless(c echo.Context) error {
+	if _, err := query(c); err != nil {
+		return err
+	}
+	_, _, err := readBody(c, true, mimeJSON)
+	return err
 }
 
 // pageSlice cuts one page out of a whole collection held in memory.

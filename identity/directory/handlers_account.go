@@ -24,19 +24,12 @@ var accountReadOnly = []string{
 	"directory", "tenant", "providerData", "linkedAccounts", "accountLinks", "factors", "phones",
 }
 
-// accountQueryParams are the filters of the accounts collection.
-var accountQueryParams = append([]string{"username", "email", "status", "q", "expand"}, pagingParams...)
-
 func (s *server) listAccounts(c echo.Context) error {
 	a, err := ownApplication(c)
 	if err != nil {
 		return err
 	}
-	q, err := query(c, accountQueryParams...)
-	if err != nil {
-		return err
-	}
-	p, err := page(q)
+	q, p, err := pagedQuery(c, "username", "email", "status", "q", "expand")
 	if err != nil {
 		return err
 	}
@@ -254,10 +247,7 @@ func (s *server) deleteAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(c); err != nil {
-		return err
-	}
-	if _, _, err := readBody(c, true, mimeJSON); err != nil {
+	if err := bodiless(c); err != nil {
 		return err
 	}
 	if err := provider(c).DeleteAccount(c.Request().Context(), id); err != nil {
@@ -540,10 +530,7 @@ func (s *server) deleteCustomData(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(c); err != nil {
-		return err
-	}
-	if _, _, err := readBody(c, true, mimeJSON); err != nil {
+	if err := bodiless(c); err != nil {
 		return err
 	}
 	if _, err := provider(c).ReplaceCustomData(c.Request().Context(), id, identity.CustomData{}); err != nil {
@@ -559,10 +546,7 @@ func (s *server) deleteCustomDataKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(c); err != nil {
-		return err
-	}
-	if _, _, err := readBody(c, true, mimeJSON); err != nil {
+	if err := bodiless(c); err != nil {
 		return err
 	}
 	if err := provider(c).DeleteCustomDataKey(c.Request().Context(), id, pathParam(c, "key")); err != nil {

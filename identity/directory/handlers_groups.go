@@ -103,10 +103,7 @@ func (s *server) deleteGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(c); err != nil {
-		return err
-	}
-	if _, _, err := readBody(c, true, mimeJSON); err != nil {
+	if err := bodiless(c); err != nil {
 		return err
 	}
 	if err := provider(c).DeleteGroup(c.Request().Context(), id); err != nil {
@@ -286,10 +283,7 @@ func (s *server) deleteMembership(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(c); err != nil {
-		return err
-	}
-	if _, _, err := readBody(c, true, mimeJSON); err != nil {
+	if err := bodiless(c); err != nil {
 		return err
 	}
 	if err := provider(c).RemoveFromGroup(c.Request().Context(), accountID, groupID); err != nil {

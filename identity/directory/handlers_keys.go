@@ -273,11 +273,7 @@ func (s *server) findAPIKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(c, append(append([]string{"id"}, apiKeyQueryParams...), pagingParams...)...)
-	if err != nil {
-		return err
-	}
-	p, err := page(q)
+	q, p, err := pagedQuery(c, append([]string{"id"}, apiKeyQueryParams...)...)
 	if err != nil {
 		return err
 	}
@@ -386,10 +382,7 @@ func (s *server) deleteAPIKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(c); err != nil {
-		return err
-	}
-	if _, _, err := readBody(c, true, mimeJSON); err != nil {
+	if err := bodiless(c); err != nil {
 		return err
 	}
 	if err := provider(c).DeleteAPIKey(c.Request().Context(), id); err != nil {

@@ -55,9 +55,8 @@ const (
 	userAgent         = "gatehouse-remote/1"
 
 	// HeaderClientIP carries the IP address of the client on whose behalf
-	// a call is made (identity.ClientIP of the call's context), so that the
-	// directory can regulate failed logins per client. The directory
-	// honours it only from callers holding an admin key.
+	// a call is made (identity.ClientIP of the call's context). The
+	// directory does not regulate by it (see the package documentation).
 	HeaderClientIP = "Gatehouse-Client-IP"
 	// HeaderRequestID carries the request id of the call's context
 	// (identity.RequestID), which the directory adopts as its own.

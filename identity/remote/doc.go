@@ -105,8 +105,9 @@
 //
 // Every request carries the IP address of the client on whose behalf it is
 // made, from identity.ClientIP of the call's context, in the
-// Gatehouse-Client-IP header, so the directory can regulate failed logins
-// per client and not per API server.
+// Gatehouse-Client-IP header. The directory does not regulate by it: the
+// limit per login and client IP is the API server's (identity/regulate
+// around this provider), the directory applies only the login-wide one.
 //
 // # Logging
 //
