@@ -100,7 +100,10 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 		return fmt.Errorf("config: directory.trusted_proxies: %w", err)
 	}
 	var tenant directory.Tenant = directory.SQLTenant(db, opts)
-	var pageProvider func(string, identity.Provider) identity.Provider
+	var (
+		pageProvider func(string, identity.Provider) identity.Provider
+		pages        *regulators
+	)
 	if cfg.Regulation.Enabled {
 		counters, fallback, closeCounters := openCounters(ctx, cfg, "gatehouse:directory:regulate:", logger)
 		defer func() {
@@ -109,13 +112,14 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 			}
 		}()
 		tenant = newRegulatedTenant(tenant, regulationConfig(cfg, logger, -1, fallback), counters)
-		pageProvider = newPageRegulators(regulationConfig(cfg, logger, cfg.Regulation.PairMaxFailures, fallback), counters).wrap
+		pages = newPageRegulators(regulationConfig(cfg, logger, cfg.Regulation.PairMaxFailures, fallback), counters)
+		pageProvider = pages.wrap
 	}
 	m, err := newMetrics(cfg.Directory.Metrics.Enabled)
 	if err != nil {
 		return err
 	}
-	if err := observeTenant(tenant, m); err != nil {
+	if err := observeTenant(tenant, pages, m); err != nil {
 		return err
 	}
 	handler := directory.New(directory.Config{

@@ -66,25 +66,39 @@ func observeDecorators(p identity.Provider, m *metrics.Metrics) error {
 }
 
 // observeTenant has m read the regulation counters of a regulated tenant
-// (the directory's, summed over its applications).
-func observeTenant(t directory.Tenant, m *metrics.Metrics) error {
+// (the directory's, summed over its applications) and of the hosted pages'
+// regulators, if any. A page login passes through both, so its failure is
+// recorded twice: failures are the tenant's alone. A refusal happens in
+// only one of them, so blocks are summed.
+func observeTenant(t directory.Tenant, pages *regulators, m *metrics.Metrics) error {
 	rt, ok := t.(*regulatedTenant)
 	if m == nil || !ok {
 		return nil
 	}
-	if err := m.ObserveRegulation(func() metrics.RegulationStats { return metrics.RegulationStats(rt.Stats()) }); err != nil {
+	err := m.ObserveRegulation(func() metrics.RegulationStats {
+		s := rt.Stats()
+		if pages != nil {
+			p := pages.Stats()
+			s.Blocks += p.Blocks
+			s.PairBlocks += p.PairBlocks
+			s.AccountBlocks += p.AccountBlocks
+			s.CounterErrors += p.CounterErrors
+		}
+		return metrics.RegulationStats(s)
+	})
+	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
 }
 
 // Stats sums the counters of the applications' regulators.
-func (t *regulatedTenant) Stats() regulate.Stats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (r *regulators) Stats() regulate.Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var sum regulate.Stats
-	for _, r := range t.regs {
-		s := r.Stats()
+	for _, reg := range r.regs {
+		s := reg.Stats()
 		sum.Blocks += s.Blocks
 		sum.PairBlocks += s.PairBlocks
 		sum.AccountBlocks += s.AccountBlocks

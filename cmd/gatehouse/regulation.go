@@ -73,6 +73,39 @@ func regulationConfig(cfg *Config, logger *slog.Logger, pairMax int, fallback re
 	}
 }
 
+// regulators keeps one Regulator per application, made the first time the
+// application is seen. The providers they wrap are the same for an
+// application each time (SQLTenant keeps one per application, and
+// regulatedTenant one regulated provider), so each Regulator wraps its
+// provider for good.
+type regulators struct {
+	cfg      regulate.Config
+	counters regulate.Counters
+	// suffix ends the counters' namespace, after the application id.
+	suffix string
+
+	mu   sync.Mutex
+	regs map[string]*regulate.Regulator // by application id
+}
+
+func newRegulators(cfg regulate.Config, counters regulate.Counters, suffix string) *regulators {
+	return &regulators{cfg: cfg, counters: counters, suffix: suffix, regs: map[string]*regulate.Regulator{}}
+}
+
+// wrap returns the application's Regulator around p.
+func (r *regulators) wrap(appID string, p identity.Provider) identity.Provider {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reg, ok := r.regs[appID]
+	if !ok {
+		cfg := r.cfg
+		cfg.Namespace = appID + r.suffix
+		reg = regulate.New(p, cfg, r.counters)
+		r.regs[appID] = reg
+	}
+	return reg
+}
+
 // regulatedTenant is a directory.Tenant whose applications' providers are
 // regulated: the directory regulates its own login attempts, whoever makes
 // them (API servers, or applications using a Stormpath SDK directly).
@@ -85,72 +118,33 @@ func regulationConfig(cfg *Config, logger *slog.Logger, pairMax int, fallback re
 // API servers that do not share their counters.
 type regulatedTenant struct {
 	directory.Tenant
-	cfg      regulate.Config
-	counters regulate.Counters
-
-	mu   sync.Mutex
-	regs map[string]*regulate.Regulator // by application id
+	*regulators
 }
 
+// newRegulatedTenant regulates t's applications, each counted apart (the
+// namespace is its id).
 func newRegulatedTenant(t directory.Tenant, cfg regulate.Config, counters regulate.Counters) *regulatedTenant {
-	return &regulatedTenant{Tenant: t, cfg: cfg, counters: counters, regs: map[string]*regulate.Regulator{}}
+	return &regulatedTenant{Tenant: t, regulators: newRegulators(cfg, counters, "")}
 }
 
-// Application implements directory.Tenant with a regulated provider. Each
-// application's logins are counted apart (the namespace is its id).
+// Application implements directory.Tenant with a regulated provider.
 func (t *regulatedTenant) Application(ctx context.Context, appID string) (*directory.Application, identity.Provider, error) {
 	app, p, err := t.Tenant.Application(ctx, appID)
 	if err != nil {
 		return nil, nil, err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	// SQLTenant keeps one provider per application, so one Regulator per
-	// application wraps it for good.
-	r, ok := t.regs[app.ID]
-	if !ok {
-		cfg := t.cfg
-		cfg.Namespace = app.ID
-		r = regulate.New(p, cfg, t.counters)
-		t.regs[app.ID] = r
-	}
-	return app, r, nil
+	return app, t.wrap(app.ID, p), nil
 }
 
-// pageRegulators regulate the directory's hosted login pages with the pair
-// limit the API servers apply: browsers reach the pages directly, so there
-// the client IP is the user's. The providers they wrap are the
+// newPageRegulators regulate the directory's hosted login pages with the
+// pair limit the API servers apply: browsers reach the pages directly, so
+// there the client IP is the user's. The providers they wrap are the
 // regulatedTenant's, which already count each login's failures from
 // anywhere: the login-wide limit is off here, or each failure would count
-// twice against it.
-type pageRegulators struct {
-	cfg      regulate.Config
-	counters regulate.Counters
-
-	mu   sync.Mutex
-	regs map[string]*regulate.Regulator // by application id
-}
-
-func newPageRegulators(cfg regulate.Config, counters regulate.Counters) *pageRegulators {
+// twice against it. The pages' counters are kept apart from the
+// directory's own (namespace appID + ":pages"), as they count something
+// else. Their wrap is a directory.Config.PageProvider.
+func newPageRegulators(cfg regulate.Config, counters regulate.Counters) *regulators {
 	cfg.AccountMaxFailures = -1
-	return &pageRegulators{cfg: cfg, counters: counters, regs: map[string]*regulate.Regulator{}}
-}
-
-// wrap is a directory.Config.PageProvider. The pages' counters are kept
-// apart from the directory's own (namespace appID + ":pages"), as they
-// count something else.
-func (r *pageRegulators) wrap(appID string, p identity.Provider) identity.Provider {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	// The tenant returns the same provider for an application each time
-	// (regulatedTenant caches it), so one Regulator per application
-	// wraps it for good.
-	reg, ok := r.regs[appID]
-	if !ok {
-		cfg := r.cfg
-		cfg.Namespace = appID + ":pages"
-		reg = regulate.New(p, cfg, r.counters)
-		r.regs[appID] = reg
-	}
-	return reg
+	return newRegulators(cfg, counters, ":pages")
 }
