@@ -183,7 +183,7 @@ func TestDockerignore(t *testing.T) {
 	for _, f := range []string{
 		"gatehouse.env", "cmd/gatehouse/examples/gatehouse.env", ".env",
 		"server.pem", "tls/server.key", "gatehouse.db", "data/gatehouse-directory.db-wal",
-		".git/config", "cmd/gatehouse/serve_test.go", "config.yaml",
+		".git/config", "cmd/gatehouse/serve_test.go", "config.yaml", "api.test", "cmd/gatehouse/cpu.out",
 	} {
 		if ignoredBy(patterns, f) == "" {
 			t.Errorf(".dockerignore lets %s into the build context", f)

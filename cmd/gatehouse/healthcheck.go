@@ -45,8 +45,9 @@ func (a *app) healthcheckCommand() *cobra.Command {
 		Long: `Ask a running server whether it is healthy: GET /healthz (the process
 serves requests), or with --ready GET /readyz (its provider or database
 answers and the directory's circuit breaker is closed). Exit status 0 means
-it answered 200 within --timeout; 1 means anything else, with the reason on
-standard error.
+it answered 200 within --timeout; 1 means it did not, or the configuration
+or --timeout is unusable, with the reason on standard error. A malformed
+command line (an unknown flag, an argument) exits 2, as for every command.
 
 The server is the API (gatehouse serve) at server.addr, or with --directory
 the directory at directory.addr, over HTTPS when server.tls (directory.tls)

@@ -139,8 +139,8 @@ func TestHealthcheckTLS(t *testing.T) {
 }
 
 // TestHealthcheckExitStatus: the built binary exits 0 when healthy and 1
-// otherwise, whatever the cause (Docker reserves the other statuses), with
-// the reason on standard error.
+// when not, whatever the cause (Docker reserves the other statuses), with
+// the reason on standard error; only a malformed command line exits 2.
 func TestHealthcheckExitStatus(t *testing.T) {
 	bin := binary(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -156,6 +156,7 @@ func TestHealthcheckExitStatus(t *testing.T) {
 		{"dead port", nil, []string{"GATEHOUSE_SERVER_ADDR=" + freeAddr(t)}, 1, "gatehouse: unhealthy: GET http://"},
 		{"bad configuration", nil, []string{"GATEHOUSE_LOG_LEVEL=loud"}, 1, "log.level"},
 		{"bad timeout", []string{"--timeout", "-1s"}, nil, 1, "--timeout"},
+		{"unknown flag", []string{"--bogus"}, nil, 2, "unknown flag: --bogus"},
 	} {
 		t.Run(c.what, func(t *testing.T) {
 			dir := t.TempDir()
