@@ -37,6 +37,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -61,6 +63,8 @@ type options struct {
 	json        bool
 	only        string
 	url         string
+	cpuprofile  string
+	trace       string
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,11 +87,13 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := o.check(); err != nil {
 		return err
 	}
+	stopProfiles, err := o.startProfiles()
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
 
-	var (
-		b   *bench
-		err error
-	)
+	var b *bench
 	if o.url != "" {
 		b, err = targetBench(ctx, o.url)
 	} else {
@@ -117,6 +123,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		if o.warmup > 0 {
 			run(ctx, client, s, n, o.warmup)
+			time.Sleep(settle)
 		}
 		r := run(ctx, client, s, n, o.duration)
 		// Let the server finish work for requests the deadline cut off, so
@@ -201,6 +208,42 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.rounds, "rounds", 1, "repeat every measurement this many times and report medians")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
 	fs.StringVar(&o.only, "only", "", "comma-separated scenario names (or name prefixes) to run")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run (servers included) to this file")
+	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the whole run to this file (go tool trace)")
+}
+
+// startProfiles starts the CPU profile and the execution trace the flags
+// ask for; the servers run in this process, so both cover them too.
+func (o *options) startProfiles() (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, f := range slices.Backward(stops) {
+			f()
+		}
+	}
+	start := func(path string, begin func(io.Writer) error, end func()) error {
+		if path == "" {
+			return nil
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := begin(f); err != nil {
+			f.Close()
+			return err
+		}
+		stops = append(stops, func() { end(); f.Close() })
+		return nil
+	}
+	if err := start(o.cpuprofile, pprof.StartCPUProfile, pprof.StopCPUProfile); err != nil {
+		return nil, err
+	}
+	if err := start(o.trace, trace.Start, trace.Stop); err != nil {
+		stop()
+		return nil, err
+	}
+	return stop, nil
 }
 
 func (o *options) check() error {
