@@ -1,8 +1,11 @@
 package identitytest
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -37,6 +40,7 @@ func authenticateTests() []test {
 		{"Authenticate/NFKCCompatibilityForms", testAuthNFKCCompat},
 		{"Authenticate/DecomposedLongPassword", testAuthDecomposedPassword},
 		{"Authenticate/DecomposedLongLogin", testAuthDecomposedLogin},
+		{"Authenticate/CallerGone", testAuthCallerGone},
 	}
 }
 
@@ -340,4 +344,47 @@ func testAuthImportRunsNoKDF(t *testing.T, p identity.Provider) {
 	if n := h.Verifications() - before; n != 0 {
 		t.Errorf("importing a hash ran %d password verifications, want 0", n)
 	}
+}
+
+// testAuthCallerGone: a login whose context has ended is not decided. Every
+// path (right password, wrong password, unknown login, disabled account,
+// empty password) answers with the context's error, never "invalid
+// credentials", which would be counted as a failed login and would tell
+// the paths apart by error. A provider that can count its KDF runs ran
+// none. Only a right password may still succeed, from a cache that need not
+// ask anyone.
+func testAuthCallerGone(t *testing.T, p identity.Provider) {
+	a := seedLoginAccount(t, p, "")
+	MustCreate(t, p, identity.AccountCreate{Username: "dis", Password: Password, Status: identity.StatusDisabled})
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	expired, cancelExpired := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancelExpired()
+	ran := verifications(p)
+	for _, c := range []struct {
+		ctx  context.Context
+		want error
+	}{{cancelled, context.Canceled}, {expired, context.DeadlineExceeded}} {
+		for _, try := range []struct{ name, login, pw string }{
+			{"right password", "alice", Password},
+			{"wrong password", "alice", "not the right password"},
+			{"unknown login", "nobody", Password},
+			{"disabled", "dis", Password},
+			{"empty password", "alice", ""},
+		} {
+			acc, err := p.Authenticate(c.ctx, try.login, try.pw)
+			if err == nil && try.pw == Password && try.login == "alice" && acc != nil {
+				continue
+			}
+			if !errors.Is(err, c.want) || errors.Is(err, identity.ErrInvalidCredentials) {
+				t.Errorf("%s after %v: %v, want an error wrapping %v (and not invalid credentials)", try.name, c.want, err, c.want)
+			}
+		}
+	}
+	if ran != nil && ran() != 0 {
+		t.Errorf("%d password verifications for callers that had gone", ran())
+	}
+	// The same logins with a live context are decided as usual.
+	requireCredentialsFailure(t, p, "alice", "not the right password", identity.ReasonWrongPassword)
+	requireLogin(t, p, "alice", Password, a)
 }

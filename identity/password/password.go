@@ -22,6 +22,7 @@
 package password
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -154,15 +155,34 @@ var kdfSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
 // kdfInFlight and kdfMaxInFlight count runs inside runKDF, for tests.
 var kdfInFlight, kdfMaxInFlight atomic.Int64
 
-// runKDF runs one key derivation in a kdfSlots slot.
-func runKDF(kdf func()) {
-	kdfSlots <- struct{}{}
+// runKDF runs one key derivation in a kdfSlots slot, and counts it in
+// *counter (nil for none).
+//
+// It gives up, without running kdf, when ctx ends before a slot is free:
+// a login whose caller has hung up or timed out must not spend a KDF run
+// that nobody will see the result of. Under load the queue is long (at 32
+// concurrent logins on two cores, 15 wait for every running one), and an
+// abandoned queue would otherwise go on burning the CPU for seconds ahead
+// of the callers still waiting. Once started, a run is not interrupted.
+func runKDF(ctx context.Context, counter *atomic.Uint64, kdf func()) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("password: key derivation not started: %w", err)
+	}
+	select {
+	case kdfSlots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("password: gave up waiting for a key derivation: %w", ctx.Err())
+	}
 	defer func() { <-kdfSlots }()
 	n := kdfInFlight.Add(1)
 	defer kdfInFlight.Add(-1)
 	for m := kdfMaxInFlight.Load(); n > m && !kdfMaxInFlight.CompareAndSwap(m, n); m = kdfMaxInFlight.Load() {
 	}
+	if counter != nil {
+		counter.Add(1)
+	}
 	kdf()
+	return nil
 }
 
 // NewHasher returns a Hasher that hashes with p. The zero Params selects
@@ -203,13 +223,21 @@ func (h *Hasher) Verifications() uint64 {
 // Hash returns the Argon2id PHC encoding of password under a fresh random
 // salt and the Hasher's parameters.
 func (h *Hasher) Hash(password string) (string, error) {
+	return h.HashContext(context.Background(), password)
+}
+
+// HashContext is Hash, except that it gives up waiting for a turn at the
+// KDF when ctx ends, with an error wrapping ctx.Err().
+func (h *Hasher) HashContext(ctx context.Context, password string) (string, error) {
 	p := h.Params()
 	salt := make([]byte, p.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: reading salt: %w", err)
 	}
 	var key []byte
-	runKDF(func() { key = argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen) })
+	if err := runKDF(ctx, nil, func() { key = argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen) }); err != nil {
+		return "", err
+	}
 	return encodeArgon2id(p, salt, key), nil
 }
 
@@ -226,14 +254,22 @@ func (h *Hasher) Hash(password string) (string, error) {
 // returns without running the KDF; callers that must not leak which accounts
 // have broken hashes through timing can call VerifyDummy on that path.
 func (h *Hasher) Verify(encoded, password string) (match, needsRehash bool, err error) {
+	return h.VerifyContext(context.Background(), encoded, password)
+}
+
+// VerifyContext is Verify, except that it gives up waiting for a turn at
+// the KDF when ctx ends: it then returns an error wrapping ctx.Err(), runs
+// no KDF and counts no verification. Callers on a request path should use
+// it with the request's context.
+func (h *Hasher) VerifyContext(ctx context.Context, encoded, password string) (match, needsRehash bool, err error) {
 	if len(encoded) > maxEncodedLen {
 		return false, false, fmt.Errorf("%w: %d bytes long", ErrMalformedHash, len(encoded))
 	}
 	switch {
 	case strings.HasPrefix(encoded, "$argon2id$"):
-		return h.verifyArgon2id(encoded, password)
+		return h.verifyArgon2id(ctx, encoded, password)
 	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
-		return h.verifyBcrypt(encoded, password)
+		return h.verifyBcrypt(ctx, encoded, password)
 	}
 	if id, ok := phcID(encoded); ok {
 		return false, false, fmt.Errorf("%w: algorithm %q", ErrUnsupportedHash, id)
@@ -269,6 +305,13 @@ func CheckHash(encoded string) error {
 // so that the response takes as long as a failed login for a real user and
 // does not reveal which usernames exist.
 func (h *Hasher) VerifyDummy(password string) {
+	_ = h.VerifyDummyContext(context.Background(), password)
+}
+
+// VerifyDummyContext is VerifyDummy, except that it gives up waiting for a
+// turn at the KDF when ctx ends, and then returns an error wrapping
+// ctx.Err(). It fails only that way.
+func (h *Hasher) VerifyDummyContext(ctx context.Context, password string) error {
 	h.dummyOnce.Do(func() {
 		// The dummy is a random key under a random salt rather than the
 		// hash of some password: it is matched by no password (barring a
@@ -281,19 +324,21 @@ func (h *Hasher) VerifyDummy(password string) {
 		rand.Read(key)
 		h.dummy = encodeArgon2id(p, salt, key)
 	})
-	_, _, _ = h.Verify(h.dummy, password)
+	_, _, err := h.VerifyContext(ctx, h.dummy, password)
+	return err
 }
 
-func (h *Hasher) verifyArgon2id(encoded, password string) (match, needsRehash bool, err error) {
+func (h *Hasher) verifyArgon2id(ctx context.Context, encoded, password string) (match, needsRehash bool, err error) {
 	a, err := parseArgon2id(encoded)
 	if err != nil {
 		return false, false, err
 	}
-	h.verifications.Add(1)
 	var key []byte
-	runKDF(func() {
+	if err := runKDF(ctx, &h.verifications, func() {
 		key = argon2.IDKey([]byte(password), a.salt, a.params.Time, a.params.Memory, a.params.Threads, uint32(len(a.key)))
-	})
+	}); err != nil {
+		return false, false, err
+	}
 	if subtle.ConstantTimeCompare(key, a.key) != 1 {
 		return false, false, nil
 	}
@@ -302,15 +347,16 @@ func (h *Hasher) verifyArgon2id(encoded, password string) (match, needsRehash bo
 	return true, a.params.weakerThan(h.Params()), nil
 }
 
-func (h *Hasher) verifyBcrypt(encoded, password string) (match, needsRehash bool, err error) {
+func (h *Hasher) verifyBcrypt(ctx context.Context, encoded, password string) (match, needsRehash bool, err error) {
 	if err := checkBcrypt(encoded); err != nil {
 		return false, false, err
 	}
-	h.verifications.Add(1)
 	// bcrypt ignores everything after the 72nd byte, so a longer password
 	// whose first 72 bytes are right would otherwise match. We still run the
 	// comparison so that rejecting it costs the same as any other failure.
-	runKDF(func() { err = bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password)) })
+	if werr := runKDF(ctx, &h.verifications, func() { err = bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password)) }); werr != nil {
+		return false, false, werr
+	}
 	switch {
 	case err == nil:
 		if len(password) > bcryptMaxPassword {

@@ -1,11 +1,13 @@
 package password
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -489,5 +491,101 @@ func TestKDFRunsAreBounded(t *testing.T) {
 	}
 	if n := kdfInFlight.Load(); n != 0 {
 		t.Fatalf("%d runs still counted in flight", n)
+	}
+}
+
+// TestAbandonedWaitRunsNoKDF: a caller whose context ends while every KDF
+// slot is taken stops waiting, gets an error wrapping the context's, and
+// neither runs nor counts a verification; a caller whose context has
+// already ended does not start one even when a slot is free.
+func TestAbandonedWaitRunsNoKDF(t *testing.T) {
+	h := fast()
+	good, err := h.Hash("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]func(context.Context) error{
+		"VerifyContext argon2id": func(ctx context.Context) error {
+			ok, _, err := h.VerifyContext(ctx, good, "pw")
+			if ok {
+				t.Error("VerifyContext matched without running the KDF")
+			}
+			return err
+		},
+		"VerifyContext bcrypt": func(ctx context.Context) error {
+			ok, _, err := h.VerifyContext(ctx, string(bc), "pw")
+			if ok {
+				t.Error("VerifyContext matched without running the KDF")
+			}
+			return err
+		},
+		"VerifyDummyContext": func(ctx context.Context) error { return h.VerifyDummyContext(ctx, "pw") },
+		"HashContext": func(ctx context.Context) error {
+			enc, err := h.HashContext(ctx, "pw")
+			if enc != "" {
+				t.Errorf("HashContext returned %q with error %v", enc, err)
+			}
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name+" cancelled while queued", func(t *testing.T) {
+			// Take every slot, so the call has to queue.
+			for range cap(kdfSlots) {
+				kdfSlots <- struct{}{}
+			}
+			defer func() {
+				for range cap(kdfSlots) {
+					<-kdfSlots
+				}
+			}()
+			before := h.Verifications()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- call(ctx) }()
+			select {
+			case err := <-done:
+				t.Fatalf("returned %v while every slot was taken and its context live", err)
+			case <-time.After(20 * time.Millisecond):
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("error %v, want one wrapping context.Canceled", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("still waiting for a slot after its context was cancelled")
+			}
+			if n := h.Verifications() - before; n != 0 {
+				t.Errorf("counted %d verifications", n)
+			}
+		})
+		t.Run(name+" deadline already passed", func(t *testing.T) {
+			before := h.Verifications()
+			ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+			defer cancel()
+			if err := call(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("error %v, want one wrapping context.DeadlineExceeded", err)
+			}
+			if n := h.Verifications() - before; n != 0 {
+				t.Errorf("counted %d verifications", n)
+			}
+		})
+	}
+	// A live context changes nothing.
+	before := h.Verifications()
+	if ok, _, err := h.VerifyContext(context.Background(), good, "pw"); !ok || err != nil {
+		t.Fatalf("VerifyContext = %v, %v", ok, err)
+	}
+	if err := h.VerifyDummyContext(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Verifications() - before; n != 2 {
+		t.Errorf("counted %d verifications, want 2", n)
 	}
 }

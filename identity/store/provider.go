@@ -137,7 +137,7 @@ func (p *Provider) CreateAccount(ctx context.Context, in identity.AccountCreate)
 		}
 	}
 	// Hash last: a request with a bad field must not cost a KDF run.
-	hash, err := p.newPasswordHash(in.Password, in.PasswordHash, username, email)
+	hash, err := p.newPasswordHash(ctx, in.Password, in.PasswordHash, username, email)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func (p *Provider) CreateAccount(ctx context.Context, in identity.AccountCreate)
 
 // newPasswordHash checks and hashes a new password, or checks an imported
 // hash. Exactly one of the two must be given.
-func (p *Provider) newPasswordHash(plain, imported, username, email string) (string, error) {
+func (p *Provider) newPasswordHash(ctx context.Context, plain, imported, username, email string) (string, error) {
 	switch {
 	case plain != "" && imported != "":
 		return "", identity.Invalid("password", "Give a password or a password hash, not both.")
@@ -185,7 +185,7 @@ func (p *Provider) newPasswordHash(plain, imported, username, email string) (str
 	if err != nil {
 		return "", err
 	}
-	hash, err := p.hasher.Hash(normalized)
+	hash, err := p.hasher.HashContext(ctx, normalized)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
@@ -298,7 +298,7 @@ func (p *Provider) UpdateAccount(ctx context.Context, id string, u identity.Acco
 		if u.Email != nil {
 			email = *u.Email
 		}
-		if newHash, err = p.newPasswordHash(*u.Password, "", username, email); err != nil {
+		if newHash, err = p.newPasswordHash(ctx, *u.Password, "", username, email); err != nil {
 			return nil, err
 		}
 	}
@@ -338,30 +338,29 @@ func (p *Provider) DeleteAccount(ctx context.Context, id string) error {
 
 // Authenticate implements identity.Provider. Every path that fails runs
 // exactly one password verification, so an unknown login, a wrong password
-// and a disabled account cost the same.
+// and a disabled account cost the same. A caller whose context ends while
+// the login waits for its turn at the KDF gets the context's error on every
+// path alike, and costs no KDF run.
 func (p *Provider) Authenticate(ctx context.Context, login, pw string) (*identity.Account, error) {
 	// Bound the work an unauthenticated caller can cause before normalising,
 	// far above anything valid: NFKC can fold several code points into one,
 	// so valid input may be many times its normalised length.
 	if login == "" || len(login) > maxRawCredential || len(pw) > maxRawCredential {
-		p.hasher.VerifyDummy("")
-		return nil, identity.InvalidCredentials(identity.ReasonInvalidRequest)
+		return nil, p.failAfterDummy(ctx, "", identity.ReasonInvalidRequest)
 	}
 	normalized := identity.NormalizePassword(pw)
 	if utf8.RuneCountInString(normalized) > p.limits.PasswordMaxLength {
 		// No account can have this password; fail at the same cost.
-		p.hasher.VerifyDummy("")
-		return nil, identity.InvalidCredentials(identity.ReasonInvalidRequest)
+		return nil, p.failAfterDummy(ctx, "", identity.ReasonInvalidRequest)
 	}
 	rec, err := p.b.AccountByLogin(ctx, identity.FoldKey(login))
 	if errors.Is(err, identity.ErrNotFound) {
-		p.hasher.VerifyDummy(normalized)
-		return nil, identity.InvalidCredentials(identity.ReasonUnknownLogin)
+		return nil, p.failAfterDummy(ctx, normalized, identity.ReasonUnknownLogin)
 	}
 	if err != nil {
 		return nil, err
 	}
-	ok, rehash, err := p.hasher.Verify(rec.PasswordHash, normalized)
+	ok, rehash, err := p.hasher.VerifyContext(ctx, rec.PasswordHash, normalized)
 	if err != nil {
 		return nil, fmt.Errorf("verify password of account %s: %w", rec.ID, err)
 	}
@@ -381,11 +380,22 @@ func (p *Provider) Authenticate(ctx context.Context, login, pw string) (*identit
 	return &rec.Account, nil
 }
 
+// failAfterDummy spends one verification, as a wrong password would, and
+// returns the credentials failure; or the context's error if the caller
+// went away while waiting for the KDF.
+func (p *Provider) failAfterDummy(ctx context.Context, normalized string, reason identity.FailureReason) error {
+	if err := p.hasher.VerifyDummyContext(ctx, normalized); err != nil {
+		return err
+	}
+	return identity.InvalidCredentials(reason)
+}
+
 // rehash upgrades a stored hash to the current parameters after a successful
 // login, the only time the plaintext is at hand. A failure is logged, not
-// returned: the login itself succeeded.
+// returned: the login itself succeeded. A caller that has gone away leaves
+// the upgrade to its next login.
 func (p *Provider) rehash(ctx context.Context, rec *AccountRecord, normalized string) {
-	hash, err := p.hasher.Hash(normalized)
+	hash, err := p.hasher.HashContext(ctx, normalized)
 	if err == nil {
 		old := rec.PasswordHash
 		_, err = p.b.UpdateAccount(ctx, rec.ID, func(r *AccountRecord) error {
@@ -396,7 +406,7 @@ func (p *Provider) rehash(ctx context.Context, rec *AccountRecord, normalized st
 			return nil
 		})
 	}
-	if err != nil && !errors.Is(err, errPasswordChanged) {
+	if err != nil && !errors.Is(err, errPasswordChanged) && ctx.Err() == nil {
 		p.log.WarnContext(ctx, "password rehash failed", "account", rec.ID, "error", err)
 	}
 }
