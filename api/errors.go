@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,9 @@ const (
 	CodeRequestTooLarge      = "request_too_large"
 	CodeRouteNotFound        = "route_not_found"
 	CodeMethodNotAllowed     = "method_not_allowed"
+	// CodeClientClosedRequest marks a request its client abandoned; it is
+	// recorded (status 499) but never read by anyone.
+	CodeClientClosedRequest = "client_closed_request"
 )
 
 // statusOf is the one place where domain codes become HTTP statuses.
@@ -97,6 +101,13 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		e := toError(err)
+		if identity.CallerGone(c.Request().Context(), err) {
+			// The client hung up or its deadline passed while the request
+			// waited: not an outage, not a bug, and nothing to log but the
+			// request line.
+			e = &Error{Status: identity.StatusClientClosedRequest, Code: CodeClientClosedRequest,
+				Message: "The client closed the request before it was answered.", Err: err}
+		}
 		reqID := c.Response().Header().Get(echo.HeaderXRequestID)
 		if e.Status >= 500 && e.Status != http.StatusServiceUnavailable {
 			logger.ErrorContext(c.Request().Context(), "internal error",
@@ -139,6 +150,12 @@ func toError(err error) *Error {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return fromEchoError(he)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// A wait inside this server ended (the client's own context is
+		// answered by the error handler): nothing was decided, so it may be
+		// retried.
+		err = identity.Unavailable(err)
 	}
 	code := identity.ErrorCode(err)
 	status, ok := statusOf[code]

@@ -1,6 +1,9 @@
 package identity
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 type clientIPKey struct{}
 
@@ -52,4 +55,19 @@ func ValidRequestID(id string) bool {
 		}
 	}
 	return true
+}
+
+// StatusClientClosedRequest is the status both servers record (in the
+// request log and the metrics) for a request whose client went away before
+// it was answered. Nobody reads it; it is nginx's code for the same thing,
+// so that a burst of impatient clients reads as what it is, not as an
+// outage (503) or a bug (500).
+const StatusClientClosedRequest = 499
+
+// CallerGone reports whether err ended a request only because the request's
+// own context ended: its client hung up, or its deadline passed, while the
+// request waited (for the database, the directory, or a turn at the KDF).
+// Nothing failed and nothing was decided.
+func CallerGone(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }

@@ -2,8 +2,10 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRequestID(t *testing.T) {
@@ -45,6 +47,31 @@ func TestValidRequestID(t *testing.T) {
 	} {
 		if got := ValidRequestID(tt.id); got != tt.want {
 			t.Errorf("ValidRequestID(%q) = %v, want %v", tt.id, got, tt.want)
+		}
+	}
+}
+
+func TestCallerGone(t *testing.T) {
+	live := context.Background()
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	late, cancelLate := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelLate()
+	wrapped := fmt.Errorf("verify password: %w", context.Canceled)
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want bool
+	}{
+		{"cancelled request, cancellation error", gone, wrapped, true},
+		{"expired request, deadline error", late, fmt.Errorf("x: %w", context.DeadlineExceeded), true},
+		{"live request, cancellation error from elsewhere", live, wrapped, false},
+		{"cancelled request, another error", gone, ErrUnavailable, false},
+		{"cancelled request, no error", gone, nil, false},
+	} {
+		if got := CallerGone(c.ctx, c.err); got != c.want {
+			t.Errorf("%s: CallerGone = %v, want %v", c.name, got, c.want)
 		}
 	}
 }

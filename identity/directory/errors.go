@@ -22,6 +22,7 @@ const (
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeRequestTooLarge      = "request_too_large"
+	codeClientClosedRequest  = "client_closed_request"
 )
 
 // retryAfterSeconds is what a 503 tells the caller to wait before retrying.
@@ -163,10 +164,18 @@ func (s *server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	ctx := c.Request().Context()
 	e := toHTTPError(err)
+	if identity.CallerGone(ctx, err) {
+		// The caller hung up or its deadline passed while the request
+		// waited: not an outage, not a bug, and nothing to log but the
+		// request line.
+		e = newHTTPError(identity.StatusClientClosedRequest, identity.StatusClientClosedRequest, codeClientClosedRequest,
+			"The client closed the request before it was answered.")
+		e.err = err
+	}
 	reqID := c.Response().Header().Get(headerRequestID)
 	e.body.RequestID = reqID
-	ctx := c.Request().Context()
 	switch status := e.body.Status; {
 	case status == http.StatusServiceUnavailable:
 		s.log.WarnContext(ctx, "identity store unavailable", "request_id", reqID, "route", c.Path(), "error", err)
