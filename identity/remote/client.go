@@ -275,6 +275,15 @@ const (
 	retryRead
 	// retryIdempotent: a write sent with an Idempotency-Key.
 	retryIdempotent
+	// retryAttempt: a credentials check (loginAttempts, apiKeyAttempts). It
+	// writes nothing but the directory's count of failed logins, and costs
+	// it a KDF run; so it is repeated only when the directory surely did not
+	// decide it: the connection was never made, or the directory said 503
+	// or 429 (overload). After an attempt timeout, a connection broken
+	// mid-request, a 502 or a 504, the directory may have verified (and
+	// counted) it: a repeat would count one wrong password twice, and send
+	// a second KDF run to a directory that is already slow.
+	retryAttempt
 )
 
 // call is one logical request to the directory.
@@ -525,10 +534,10 @@ func (p *Provider) checkRetry(ctx context.Context, resp *http.Response, err erro
 		return false, nil
 	}
 	if err != nil {
-		if !retryableError(err) {
+		if !retryableError(err) || st.kind == retryAttempt && !neverSent(err) {
 			return false, nil
 		}
-	} else if !retryableStatus(resp.StatusCode) || throttled(resp) {
+	} else if !retryableStatus(resp.StatusCode) || throttled(resp) || st.kind == retryAttempt && !undecided(resp.StatusCode) {
 		return false, nil
 	}
 	wait, ok := maxWait(st.n-1, resp)
@@ -591,6 +600,23 @@ func retryableError(err error) bool {
 		hnErr x509.HostnameError
 	)
 	return !errors.As(err, &verr) && !errors.As(err, &uaerr) && !errors.As(err, &ciErr) && !errors.As(err, &hnErr)
+}
+
+// neverSent reports whether err happened before the request left this
+// process: the connection could not be made (refused, unreachable, no such
+// host). net/http itself resends a request whose connection turned out dead
+// before anything was written, so any other error may come after the
+// directory read the request.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// undecided reports the statuses by which the directory itself says it did
+// not handle a request: unavailable, or overloaded. A gateway's 502 or 504
+// may come after the directory did.
+func undecided(status int) bool {
+	return status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests
 }
 
 // expCeil is the exponential backoff ceiling after attempt (0-based).

@@ -7,14 +7,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/wire"
 )
+
+// testKeyAttemptID is the API key id of opKeyAttempt.
+const testKeyAttemptID = "gk_" + "AAAAAAAAAAAAAAAAAAAAAA"
 
 // op is one Provider call used by the retry tests.
 type op struct {
@@ -51,6 +56,22 @@ var (
 		ok: func(w http.ResponseWriter, r *http.Request) {
 			acc := wireAccount(r.Host, testAccID, "alice")
 			writeJSON(w, http.StatusOK, map[string]any{"account": acc})
+		},
+		read: true,
+	}
+	opKeyAttempt = op{
+		name: "POST apiKeyAttempts",
+		call: func(ctx context.Context, p *Provider) error {
+			_, _, err := p.AuthenticateAPIKey(ctx, testKeyAttemptID, "secret")
+			return err
+		},
+		ok: func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{
+				"account": wireAccount(r.Host, testAccID, "alice"),
+				"apiKey": wire.APIKey{Href: "http://" + r.Host + wire.APIKeyPath(testKeyAttemptID), ID: testKeyAttemptID, Status: "ENABLED",
+					CreatedAt: wire.Time(time.Now()),
+					Account:   wire.Link{Href: "http://" + r.Host + wire.AccountPath(testAccID, "")}},
+			})
 		},
 		read: true,
 	}
@@ -104,7 +125,14 @@ func TestRetryPolicy(t *testing.T) {
 		}, opCreateAccount.ok}, 1, identity.CodeConflict},
 		{"CreateAccountNotRetriedOn400", opCreateAccount, []http.HandlerFunc{status(400), opCreateAccount.ok}, 1, identity.CodeInvalidInput},
 		{"DeleteRetriedWithIdempotencyKey", opDeleteAccount, []http.HandlerFunc{status(503), opDeleteAccount.ok}, 2, ""},
-		{"LoginAttemptIsARead", opLogin, []http.HandlerFunc{status(503), opLogin.ok}, 2, ""},
+		{"LoginAttemptRetriedOn503", opLogin, []http.HandlerFunc{status(503), opLogin.ok}, 2, ""},
+		{"LoginAttemptRetriedOnOverload429", opLogin, []http.HandlerFunc{status(429), opLogin.ok}, 2, ""},
+		// A gateway's 502 or 504 may follow a verification the directory
+		// made and counted.
+		{"LoginAttemptNotRetriedOn502", opLogin, []http.HandlerFunc{status(502), opLogin.ok}, 1, identity.CodeUnavailable},
+		{"LoginAttemptNotRetriedOn504", opLogin, []http.HandlerFunc{status(504), opLogin.ok}, 1, identity.CodeUnavailable},
+		{"APIKeyAttemptRetriedOn503", opKeyAttempt, []http.HandlerFunc{status(503), opKeyAttempt.ok}, 2, ""},
+		{"APIKeyAttemptNotRetriedOn504", opKeyAttempt, []http.HandlerFunc{status(504), opKeyAttempt.ok}, 1, identity.CodeUnavailable},
 		{"LoginFailureNotRetried", opLogin, []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
 			writeDomainError(w, identity.ErrInvalidCredentials, wire.CodeLoginFailed)
 		}, opLogin.ok}, 1, identity.CodeInvalidCredentials},
@@ -274,6 +302,61 @@ func TestAttemptTimeout(t *testing.T) {
 	// 3 attempts of 100 ms and two waits of at most 50 and 100 ms.
 	if elapsed > 3*timeout+150*time.Millisecond+time.Second {
 		t.Fatalf("took %v", elapsed)
+	}
+}
+
+// TestAttemptTimeoutEndsACredentialsCheck: a login or API key attempt that
+// timed out is not sent again: the directory may have verified it and
+// counted a failure.
+func TestAttemptTimeoutEndsACredentialsCheck(t *testing.T) {
+	for _, o := range []op{opLogin, opKeyAttempt} {
+		t.Run(o.name, func(t *testing.T) {
+			srv, rec := newDirectory(t, func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-r.Context().Done():
+				case <-time.After(5 * time.Second):
+				}
+			})
+			p := newTestProvider(t, srv.URL, func(c *Config) { c.Timeout = 100 * time.Millisecond; c.Retries = 2 })
+			err := o.call(t.Context(), p)
+			if !errors.Is(err, identity.ErrUnavailable) || errors.Is(err, identity.ErrInvalidCredentials) {
+				t.Fatalf("%s: %v, want ErrUnavailable", o.name, err)
+			}
+			if n := rec.count(); n != 1 {
+				t.Fatalf("%s: %d attempts, want 1", o.name, n)
+			}
+		})
+	}
+}
+
+// TestCredentialsCheckRetriedOnlyWhenNeverSent holds the retry decision
+// for credentials checks to the kind of transport error: a connection that
+// was never made is retried; a timeout or a connection that broke after
+// the request went out is not. Reads retry both.
+func TestCredentialsCheckRetriedOnlyWhenNeverSent(t *testing.T) {
+	srv, _ := newDirectory(t, opGet.ok)
+	p := newTestProvider(t, srv.URL, func(c *Config) { c.Retries = 2 })
+	dial := &url.Error{Op: "Post", URL: "http://dir", Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
+	reset := &url.Error{Op: "Post", URL: "http://dir", Err: &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}
+	timeout := &url.Error{Op: "Post", URL: "http://dir", Err: context.DeadlineExceeded}
+	for _, c := range []struct {
+		name string
+		kind retryKind
+		err  error
+		want bool
+	}{
+		{"attempt, connection refused", retryAttempt, dial, true},
+		{"attempt, connection reset", retryAttempt, reset, false},
+		{"attempt, timed out", retryAttempt, timeout, false},
+		{"read, connection refused", retryRead, dial, true},
+		{"read, connection reset", retryRead, reset, true},
+		{"read, timed out", retryRead, timeout, true},
+	} {
+		ctx := context.WithValue(t.Context(), attemptsKey{}, &attempts{kind: c.kind})
+		got, err := p.checkRetry(ctx, nil, c.err)
+		if err != nil || got != c.want {
+			t.Errorf("%s: checkRetry = %v, %v; want %v", c.name, got, err, c.want)
+		}
 	}
 }
 

@@ -41,8 +41,14 @@
 // unsafe for an identity service replaced. A request is retried only when
 // repeating it cannot change the outcome:
 //
-//   - Reads: every GET, and the two POSTs that only read (loginAttempts and
-//     apiKeyAttempts, which verify credentials without writing).
+//   - Reads: every GET, and the POST that verifies a hosted-login request.
+//   - Credentials checks (loginAttempts and apiKeyAttempts), but only when
+//     the directory surely did not decide them: the connection was never
+//     made, or it answered 503 or 429 (overload, not regulation). After an
+//     attempt timeout, a connection broken mid-request, a 502 or a 504 the
+//     directory may already have verified the attempt and counted a
+//     failure against the login; a repeat would count it twice, and ask a
+//     directory that is already slow for a second KDF run.
 //   - Writes that carry an Idempotency-Key: every other write (creating,
 //     updating or deleting accounts, groups, memberships, custom data, key
 //     status, revocations, signing key rotation). The key is 128 random
@@ -55,9 +61,9 @@
 //     replay them; a repeat would mint a second credential, which the
 //     caller would never see. They are sent once.
 //
-// A retryable request is retried only after a connection error, an attempt
-// that timed out (Config.Timeout), or the statuses 429 (unless throttled),
-// 502, 503 and 504.
+// Any other retryable request is retried only after a connection error, an
+// attempt that timed out (Config.Timeout), or the statuses 429 (unless
+// throttled), 502, 503 and 504.
 // Any other status, and every 4xx in particular, is an answer and is
 // returned at once; so are TLS certificate errors, which do not heal. The
 // caller's cancellation or deadline stops everything immediately.

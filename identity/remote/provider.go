@@ -197,14 +197,15 @@ func credentialsFailure(err error) error {
 }
 
 // Authenticate implements identity.Provider: a login attempt
-// (POST loginAttempts?expand=account), a read that is retried. The
+// (POST loginAttempts?expand=account), retried only when the directory
+// surely did not decide it (see retryAttempt). The
 // directory does not say why an attempt failed, so identity.ReasonOf
 // reports no reason for the errors of this provider.
 func (p *Provider) Authenticate(ctx context.Context, login, password string) (*identity.Account, error) {
 	var out wire.AttemptResult
 	c := &call{
 		method: http.MethodPost, path: wire.ApplicationPath(p.appID, "loginAttempts"),
-		query: url.Values{"expand": {"account"}}, body: attempt(login, password), retry: retryRead,
+		query: url.Values{"expand": {"account"}}, body: attempt(login, password), retry: retryAttempt,
 	}
 	if err := p.do(ctx, c, &out); err != nil {
 		return nil, credentialsFailure(err)
@@ -335,12 +336,13 @@ func (p *Provider) DeleteAPIKey(ctx context.Context, id string) error {
 }
 
 // AuthenticateAPIKey implements identity.Provider: an API key attempt
-// (POST apiKeyAttempts?expand=account,apiKey), a read that is retried.
+// (POST apiKeyAttempts?expand=account,apiKey), retried like a login
+// attempt.
 func (p *Provider) AuthenticateAPIKey(ctx context.Context, id, secret string) (*identity.Account, *identity.APIKey, error) {
 	var out wire.AttemptResult
 	c := &call{
 		method: http.MethodPost, path: wire.ApplicationPath(p.appID, "apiKeyAttempts"),
-		query: url.Values{"expand": {"account,apiKey"}}, body: attempt(id, secret), retry: retryRead,
+		query: url.Values{"expand": {"account,apiKey"}}, body: attempt(id, secret), retry: retryAttempt,
 	}
 	if err := p.do(ctx, c, &out); err != nil {
 		return nil, nil, credentialsFailure(err)
