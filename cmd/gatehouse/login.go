@@ -87,17 +87,20 @@ func hostedLogin(ctx context.Context, cfg *Config, p identity.Provider, logger *
 	if err != nil {
 		return out, fmt.Errorf("login.public_url: allow %s: %w", callbackURL(out.PublicURL), describe(err))
 	}
+	if out.PagesURL == "" {
+		out.PagesURL = out.PublicURL + idsite.DefaultPrefix
+	}
 	pages, err := idsite.New(idsite.Config{
 		Resolve: func(context.Context, string) (identity.Provider, error) { return p, nil },
-		Logger:  logger.With("component", "idsite"),
+		// Behind a proxy that ends TLS the request itself is plain HTTP;
+		// an https address of the pages says the browser's side is not.
+		SecureCookies: strings.HasPrefix(strings.ToLower(out.PagesURL), "https://"),
+		Logger:        logger.With("component", "idsite"),
 	})
 	if err != nil {
 		return out, err
 	}
 	out.Pages = pages
-	if out.PagesURL == "" {
-		out.PagesURL = out.PublicURL + idsite.DefaultPrefix
-	}
 	logger.Debug("hosted login", "callback", uri, "pages", out.PagesURL)
 	return out, nil
 }

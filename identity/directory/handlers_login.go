@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -174,8 +175,11 @@ func (s *server) mountPages(e *echo.Echo) {
 			return p, nil
 		},
 		SessionTTL: 15 * time.Minute,
-		Logger:     s.log.With("component", "idsite"),
-		Now:        s.cfg.Now,
+		// Behind a proxy that ends TLS the request itself is plain HTTP;
+		// an https base URL says the browser's side is not.
+		SecureCookies: strings.HasPrefix(strings.ToLower(s.cfg.BaseURL), "https://"),
+		Logger:        s.log.With("component", "idsite"),
+		Now:           s.cfg.Now,
 	})
 	if err != nil {
 		// The templates are embedded: only a broken build gets here.

@@ -19,6 +19,8 @@ import (
 	"github.com/gatehouse-id/gatehouse/api"
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/directory"
+	"github.com/gatehouse-id/gatehouse/identity/ids"
+	"github.com/gatehouse-id/gatehouse/identity/mock"
 	"github.com/gatehouse-id/gatehouse/identity/password"
 	"github.com/gatehouse-id/gatehouse/identity/regulate"
 	"github.com/gatehouse-id/gatehouse/identity/store"
@@ -305,4 +307,40 @@ func readAll(t *testing.T, resp *http.Response) string {
 		}
 	}
 	return b.String()
+}
+
+// TestPagesCookiesSecureUnderHTTPSBaseURL: behind a proxy that ends TLS the
+// pages see plain HTTP, but an https directory.base_url makes their
+// cookies Secure all the same; without it they are Secure only under TLS.
+func TestPagesCookiesSecureUnderHTTPSBaseURL(t *testing.T) {
+	for _, c := range []struct {
+		base string
+		want bool
+	}{{"", false}, {"https://id.example.com", true}} {
+		p := mock.New(mock.WithFastHashing())
+		appID := ids.New()
+		tenant := directory.StaticTenant(directory.Application{ID: appID, Name: "app"}, p, "gk_"+ids.New(), "gks_"+ids.RandomString(43))
+		srv := httptest.NewServer(directory.New(directory.Config{BaseURL: c.base}, tenant, nil))
+		defer srv.Close()
+		if _, err := p.AddRedirectURI(t.Context(), hlCallback); err != nil {
+			t.Fatal(err)
+		}
+		lr, err := p.NewLoginRequest(t.Context(), identity.LoginRequest{RedirectURI: hlCallback, State: "s", Nonce: "n", ApplicationID: appID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Client().Get(srv.URL + "/idsite/login?request=" + url.QueryEscape(lr.Value))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if len(resp.Cookies()) == 0 {
+			t.Fatalf("base URL %q: no cookie (status %d)", c.base, resp.StatusCode)
+		}
+		for _, ck := range resp.Cookies() {
+			if ck.Secure != c.want {
+				t.Errorf("base URL %q: cookie %s Secure = %v, want %v", c.base, ck.Name, ck.Secure, c.want)
+			}
+		}
+	}
 }

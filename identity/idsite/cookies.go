@@ -12,7 +12,8 @@ import (
 )
 
 // Cookie names. Both cookies are host-only (no Domain), HttpOnly,
-// SameSite=Lax, limited to the pages' path, and Secure under TLS.
+// SameSite=Lax, limited to the pages' path, and Secure under TLS or with
+// Config.SecureCookies.
 const (
 	// csrfCookie holds a random value the CSRF token of every form is an
 	// HMAC of: a page from another site can make a browser post to the
@@ -45,7 +46,7 @@ func (h *Handler) cookie(r *http.Request, name, value string, maxAge int) *http.
 		Path:     h.cfg.Prefix + "/",
 		MaxAge:   maxAge,
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   h.cfg.SecureCookies || r.TLS != nil,
 		SameSite: http.SameSiteLaxMode,
 	}
 }

@@ -55,6 +55,11 @@ type Config struct {
 	// SessionTTL is how long a login at the pages lets the password be
 	// changed there. Default 15 minutes.
 	SessionTTL time.Duration
+	// SecureCookies marks the pages' cookies Secure on every answer, also
+	// to a request that came over plain HTTP: set it when the pages'
+	// public URL is https and TLS ends at a proxy in front of them. By
+	// default the cookies are Secure only when the request came over TLS.
+	SecureCookies bool
 	// Logger records failures (never credentials). Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

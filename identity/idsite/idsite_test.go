@@ -454,3 +454,56 @@ func TestNewNeedsResolveAndKey(t *testing.T) {
 		t.Error("New with a short key succeeded")
 	}
 }
+
+// TestSecureCookies: the pages' cookies are Secure with
+// Config.SecureCookies even when the request came over plain HTTP (TLS
+// ended at a proxy), and, without it, only when the request came over TLS.
+func TestSecureCookies(t *testing.T) {
+	p := mock.New(mock.WithFastHashing())
+	if _, err := p.AddRedirectURI(t.Context(), callback); err != nil {
+		t.Fatal(err)
+	}
+	resolve := func(context.Context, string) (identity.Provider, error) { return p, nil }
+	for _, c := range []struct {
+		name   string
+		secure bool
+		tls    bool
+		want   bool
+	}{
+		{"plain HTTP", false, false, false},
+		{"plain HTTP behind a TLS proxy", true, false, true},
+		{"TLS", false, true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := idsite.New(idsite.Config{Resolve: resolve, SecureCookies: c.secure})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewUnstartedServer(h)
+			if c.tls {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			req, err := p.NewLoginRequest(t.Context(), identity.LoginRequest{RedirectURI: callback, State: "s", Nonce: "n"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := srv.Client().Get(srv.URL + "/idsite/login?request=" + url.QueryEscape(req.Value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cookies := resp.Cookies()
+			if len(cookies) == 0 {
+				t.Fatalf("no cookie set (status %d)", resp.StatusCode)
+			}
+			for _, ck := range cookies {
+				if ck.Secure != c.want {
+					t.Errorf("cookie %s: Secure = %v, want %v", ck.Name, ck.Secure, c.want)
+				}
+			}
+		})
+	}
+}
