@@ -33,7 +33,13 @@ type Result struct {
 	Ratio    float64 `json:"ratio_to_baseline"`
 	// Baseline is the req/s of the baseline run measured right before.
 	Baseline float64 `json:"baseline_rps,omitempty"`
-	Note     string  `json:"note,omitempty"`
+	// VsKDF is a login scenario's req/s over the raw KDF rate measured
+	// right after it, in the same round.
+	VsKDF float64 `json:"ratio_to_kdf,omitempty"`
+	// PairedWith names the scenario a measurement that is not HTTP (the
+	// raw KDF) is compared with.
+	PairedWith string `json:"paired_with,omitempty"`
+	Note       string `json:"note,omitempty"`
 }
 
 // run drives s with concurrency workers for d and measures it. Each worker

@@ -28,6 +28,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,15 +166,16 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				}
 			}
 		}
+		b.pair(results)
 		rounds = append(rounds, results)
 	}
-	results = medians(rounds)
+	results = medianRounds(rounds)
 	if len(results) == 0 && selected(o.only, baselineName) {
 		br := measure(base)
 		br.Ratio = 1
 		results = append(results, br)
 	}
-	b.annotate(results)
+	describe(results)
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -269,9 +271,11 @@ func selected(only, name string) bool {
 type bench struct {
 	scenarios []Scenario
 	// extras are measurements that are not HTTP scenarios (the raw KDF).
-	extras   []extra
-	annotate func([]Result)
-	close    func()
+	extras []extra
+	// pair relates, within one round, the results compared with each
+	// other (a login scenario and the raw KDF measured after it).
+	pair  func([]Result)
+	close func()
 }
 
 type extra struct {
@@ -296,34 +300,73 @@ func get(url, auth string) func() *http.Request {
 	}
 }
 
-// medians combines the rounds: for each result, the median of every figure
-// across rounds (the rounds list the same results in the same order).
-func medians(rounds [][]Result) []Result {
+// medianRounds combines the rounds (which list the same results in the
+// same order): each row is the whole result of its median round, so that
+// its req/s, baseline and ratios belong together; ranked by the figure the
+// row is about (its ratio to the KDF, else its ratio to the baseline, else
+// its req/s). A row paired with another (the raw KDF with the login
+// scenario measured just before it) shows the round of that one. Errors
+// are the sum over the rounds.
+func medianRounds(rounds [][]Result) []Result {
 	if len(rounds) == 1 {
 		return rounds[0]
 	}
-	out := make([]Result, len(rounds[0]))
+	n := len(rounds[0])
+	chosen := make([]int, n)
+	index := map[string]int{}
+	for i := range n {
+		index[rounds[0][i].Name] = i
+		order := make([]int, len(rounds))
+		for r := range order {
+			order[r] = r
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rounds[a][i].rank(), rounds[b][i].rank()) })
+		chosen[i] = order[len(order)/2]
+	}
+	for i := range n {
+		if j, ok := index[rounds[0][i].PairedWith]; ok {
+			chosen[i] = chosen[j]
+		}
+	}
+	out := make([]Result, n)
 	for i := range out {
-		pick := func(f func(Result) float64) float64 {
-			v := make([]float64, len(rounds))
-			for r := range rounds {
-				v[r] = f(rounds[r][i])
-			}
-			slices.Sort(v)
-			return v[len(v)/2]
-		}
-		r := rounds[len(rounds)/2][i]
-		r.RPS = pick(func(x Result) float64 { return x.RPS })
-		r.P50 = pick(func(x Result) float64 { return x.P50 })
-		r.P99 = pick(func(x Result) float64 { return x.P99 })
-		r.Ratio = pick(func(x Result) float64 { return x.Ratio })
-		r.Baseline = pick(func(x Result) float64 { return x.Baseline })
-		errs := 0
+		out[i] = rounds[chosen[i]][i]
+		out[i].Errors = 0
 		for _, round := range rounds {
-			errs += round[i].Errors
+			out[i].Errors += round[i].Errors
 		}
-		r.Errors = errs
-		out[i] = r
 	}
 	return out
+}
+
+// rank is the figure a result is about, for picking its median round.
+func (r Result) rank() float64 {
+	switch {
+	case r.VsKDF > 0:
+		return r.VsKDF
+	case r.Baseline > 0:
+		return r.Ratio
+	}
+	return r.RPS
+}
+
+// describe writes the notes of the table from the figures.
+func describe(rs []Result) {
+	byName := map[string]*Result{}
+	for i := range rs {
+		byName[rs[i].Name] = &rs[i]
+	}
+	for i := range rs {
+		switch r := &rs[i]; {
+		case r.VsKDF > 0:
+			r.Note = fmt.Sprintf("%.2f of the raw KDF rate", r.VsKDF)
+		case r.PairedWith != "":
+			r.Note = "not HTTP: the KDF alone"
+		}
+	}
+	if warm, ok := byName["2 basic password, warm"]; ok {
+		if n, ok := byName[naiveName]; ok && n.RPS > 0 {
+			n.Note = fmt.Sprintf("warm password is %.0fx this", warm.RPS/n.RPS)
+		}
+	}
 }

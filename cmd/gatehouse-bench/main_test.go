@@ -249,3 +249,41 @@ func TestScalePostgres(t *testing.T) {
 		t.Fatalf("%d databases left behind (%v)", left, err)
 	}
 }
+
+// TestMedianRounds: each row is one round's whole result, the median by
+// the figure the row is about, so its figures agree with each other; a raw
+// KDF row shows the round of the login scenario it is compared with.
+func TestMedianRounds(t *testing.T) {
+	round := func(baseRPS, warmRPS, warmBase, loginRPS, kdfRPS float64) []Result {
+		rs := []Result{
+			{Name: baselineName, RPS: baseRPS, Ratio: 1},
+			{Name: "2 basic password, warm", RPS: warmRPS, Baseline: warmBase, Ratio: warmRPS / warmBase},
+			{Name: loginAttemptsName, RPS: loginRPS, Baseline: warmBase, Ratio: loginRPS / warmBase, Errors: 1},
+			{Name: "9 raw argon2id verify", RPS: kdfRPS},
+		}
+		rs[2].VsKDF, rs[3].PairedWith = loginRPS/kdfRPS, loginAttemptsName
+		return rs
+	}
+	rounds := [][]Result{
+		round(100, 95, 100, 60, 70),  // warm 0.95, login 0.857
+		round(300, 90, 300, 66, 66),  // warm 0.30, login 1.0
+		round(200, 180, 200, 64, 70), // warm 0.90, login 0.914
+	}
+	got := medianRounds(rounds)
+	if got[0].RPS != 200 {
+		t.Errorf("baseline %v, want the median req/s 200", got[0].RPS)
+	}
+	if w := got[1]; w.RPS != 180 || w.Baseline != 200 || w.Ratio != 0.9 {
+		t.Errorf("warm row %+v, want round 3's whole row (180 of 200, 0.90)", w)
+	}
+	if l, k := got[2], got[3]; l.RPS != 64 || k.RPS != 70 || l.VsKDF != 64.0/70 {
+		t.Errorf("login %+v and KDF %+v, want both from round 3", l, k)
+	}
+	if got[2].Errors != 3 {
+		t.Errorf("errors %d, want the sum 3", got[2].Errors)
+	}
+	describe(got)
+	if got[2].Note != "0.91 of the raw KDF rate" || got[3].Note != "not HTTP: the KDF alone" {
+		t.Errorf("notes %q, %q", got[2].Note, got[3].Note)
+	}
+}

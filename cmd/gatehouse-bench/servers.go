@@ -124,7 +124,7 @@ func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
 			{Name: "6 basic password, cache off", New: get(uncached+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
 			{Name: "7 remote provider, warm", New: get(remoteWarm+"/api/resource", basic(benchUser, benchPassword)), Want: 200},
 			{Name: "7 remote provider, cold (no cache)", New: get(remoteCold+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
-			{Name: "8 naive: echo BasicAuth + bcrypt(10)", New: get(naiveURL+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
+			{Name: naiveName, New: get(naiveURL+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
 			// What the directory serves remote API servers at full load: at the
 			// given concurrency, every request a login with the right password.
 			{Name: loginAttemptsName, New: attempt(dirURL+wire.ApplicationPath(app.ID, "loginAttempts"), basic(adminID, adminSecret), benchUser, benchPassword), Want: 200},
@@ -132,7 +132,7 @@ func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
 		extras: []extra{kdfRate("6 raw argon2id verify", hasher), kdfRate("9 raw argon2id verify", hasher)},
 		close:  func() { rp.Close(); closeAll(); _ = db.Close() },
 	}
-	b.annotate = func(rs []Result) {
+	b.pair = func(rs []Result) {
 		byName := map[string]*Result{}
 		for i := range rs {
 			byName[rs[i].Name] = &rs[i]
@@ -140,12 +140,8 @@ func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
 		for _, pair := range [][2]string{{"6 raw argon2id verify", "6 basic password, cache off"}, {"9 raw argon2id verify", loginAttemptsName}} {
 			kdf, ok := byName[pair[0]]
 			if r, ok2 := byName[pair[1]]; ok && ok2 && kdf.RPS > 0 {
-				r.Note = fmt.Sprintf("%.2f of the raw KDF rate", r.RPS/kdf.RPS)
-			}
-		}
-		if warm, ok := byName["2 basic password, warm"]; ok {
-			if n, ok := byName["8 naive: echo BasicAuth + bcrypt(10)"]; ok && n.RPS > 0 {
-				n.Note = fmt.Sprintf("warm password is %.0fx this", warm.RPS/n.RPS)
+				r.VsKDF = r.RPS / kdf.RPS
+				kdf.PairedWith = r.Name
 			}
 		}
 	}
@@ -153,7 +149,10 @@ func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
 	return b, nil
 }
 
-const loginAttemptsName = "9 directory login attempts"
+const (
+	loginAttemptsName = "9 directory login attempts"
+	naiveName         = "8 naive: echo BasicAuth + bcrypt(10)"
+)
 
 // kdfRate is the extra measurement of the KDF alone: argon2id verifications
 // per second with one goroutine per core, what a server that did nothing
@@ -162,7 +161,7 @@ func kdfRate(name string, hasher *password.Hasher) extra {
 	return extra{name: name, run: func(o options) Result {
 		hash, _ := hasher.Hash(benchPassword)
 		r := rate(cores, o.duration, func() { _, _, _ = hasher.Verify(hash, benchPassword) })
-		return Result{Name: name, RPS: r, Note: "not HTTP: the KDF alone"}
+		return Result{Name: name, RPS: r}
 	}}
 }
 
@@ -232,8 +231,8 @@ func targetBench(ctx context.Context, base string) (*bench, error) {
 			{Name: "4 bearer token", New: get(base+"/api/resource", "Bearer "+tok.Token), Want: 200},
 			{Name: "5 token in basic username", New: get(base+"/api/resource", basic(tok.Token, "x")), Want: 200},
 		},
-		annotate: func([]Result) {},
-		close:    func() {},
+		pair:  func([]Result) {},
+		close: func() {},
 	}, nil
 }
 
