@@ -266,17 +266,10 @@ func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []by
 // errReplayed is consume's answer for an assertion already accepted.
 var errReplayed = errors.New("assertion replayed")
 
-// consume accepts an assertion id once. This process remembers the ids it
-// accepted until they expire; the provider's revocation list tells the
-// replicas sharing it, and is asked before the id is recorded there.
-//
-// Between that question and the recording, another replica handed the same
-// assertion may ask too, and both would accept it. The window is one round
-// trip to the provider, the assertion lives for at most 90 s, and it only
-// ever reaches the browser that started the login (the login cookie holds
-// the nonce it is bound to): a replay needs that browser's cookie and its
-// assertion at once. Closing it entirely would need an atomic
-// insert-if-absent in the provider.
+// consume accepts an assertion id once. The provider decides, atomically,
+// for every server sharing it (identity.HostedLogin.ConsumeLoginAssertion);
+// this process also remembers the ids it accepted until they expire, so a
+// replay to the same server is refused without a round trip.
 func (l *login) consume(ctx context.Context, jti string, exp time.Time) error {
 	now := l.s.cfg.Now()
 	l.mu.Lock()
@@ -292,12 +285,13 @@ func (l *login) consume(ctx context.Context, jti string, exp time.Time) error {
 	l.consumed[jti] = exp
 	l.mu.Unlock()
 
-	revoked, err := l.s.p.TokenRevoked(ctx, jti)
-	if err == nil && revoked {
-		return fmt.Errorf("%w on another server", errReplayed)
+	hl, ok := identity.FindHostedLogin(l.s.p)
+	if !ok {
+		return errors.New("the identity provider cannot serve hosted login")
 	}
-	if err == nil {
-		err = l.s.p.RevokeToken(ctx, jti, exp)
+	err := hl.ConsumeLoginAssertion(ctx, jti, exp)
+	if errors.Is(err, identity.ErrConflict) {
+		return fmt.Errorf("%w on another server", errReplayed)
 	}
 	if err != nil {
 		// Not accepted after all: the same assertion may be tried again

@@ -354,6 +354,58 @@ func TestReplayRefusedAcrossServers(t *testing.T) {
 	checkLoginFailed(t, "replay on another server", reply{resp, string(b)})
 }
 
+// TestReplayRaceAcrossServers: one assertion handed to several API servers
+// over the same provider at the same moment starts exactly one session,
+// however slow the provider.
+func TestReplayRaceAcrossServers(t *testing.T) {
+	f := newLoginFixture(t)
+	pagesURL, req := f.start("/")
+	callback := strings.TrimPrefix(f.loginAtPages(pagesURL, req, alicePassword), f.srv.URL)
+	login := f.c.Jar.Cookies(mustURL(f.srv.URL + "/login"))
+	const n = 8
+	urls := []string{f.srv.URL}
+	for range n - 1 {
+		other := httptest.NewServer(api.New(api.Config{Login: api.LoginConfig{PublicURL: f.srv.URL, PagesURL: f.srv.URL + "/idsite"}}, f.p, nil))
+		defer other.Close()
+		urls = append(urls, other.URL)
+	}
+	// Slow calls to the provider widen any window between checking an
+	// assertion and recording it.
+	for _, op := range []mock.Op{mock.OpTokenRevoked, mock.OpRevokeToken, mock.OpConsumeLoginAssertion} {
+		f.p.Delay(op, 50*time.Millisecond)
+	}
+	sessions := make(chan bool, n)
+	start := make(chan struct{})
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, u := range urls {
+		go func() {
+			r, _ := http.NewRequest(http.MethodGet, u+callback, nil)
+			for _, c := range login {
+				r.AddCookie(c)
+			}
+			<-start
+			resp, err := noRedirect.Do(r)
+			if err != nil {
+				t.Error(err)
+				sessions <- false
+				return
+			}
+			resp.Body.Close()
+			sessions <- resp.StatusCode == http.StatusSeeOther && cookieNamed(resp, api.SessionCookie) != nil
+		}()
+	}
+	close(start)
+	started := 0
+	for range n {
+		if <-sessions {
+			started++
+		}
+	}
+	if started != 1 {
+		t.Fatalf("%d of %d servers started a session with one assertion, want exactly 1", started, n)
+	}
+}
+
 func TestLoginStartRefusals(t *testing.T) {
 	f := newLoginFixture(t)
 	for _, next := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example", "relative", "/a\r\nb"} {

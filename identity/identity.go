@@ -335,6 +335,14 @@ type HostedLogin interface {
 	// Errors: ErrInvalidInput (field "request"), ErrNotFound (account),
 	// ErrInvalidCredentials (account not ENABLED).
 	NewLoginAssertion(ctx context.Context, raw, accountID string) (*LoginAssertion, error)
+	// ConsumeLoginAssertion accepts the assertion with id jti, which the
+	// caller has verified, once: of any number of calls for one id, from
+	// any number of servers sharing the provider, exactly one returns nil
+	// and the others ErrConflict (field "assertion"), until expiresAt (the
+	// assertion's own expiry, after which it is refused anyway). The id is
+	// recorded as a revoked token, so it also appears in the revocation
+	// feed. Errors: ErrInvalidInput ("jti", "expires_at"), ErrConflict.
+	ConsumeLoginAssertion(ctx context.Context, jti string, expiresAt time.Time) error
 	// RedirectURIs lists the allow-list, sorted.
 	RedirectURIs(ctx context.Context) ([]string, error)
 	// AddRedirectURI normalises uri, adds it to the allow-list and returns

@@ -150,6 +150,32 @@ func (s *server) createLoginAssertion(c echo.Context) error {
 		wire.LoginAssertion{Assertion: as.Value, JTI: as.ID, AccountID: as.AccountID, ExpiresAt: wire.Time(as.ExpiresAt)})
 }
 
+// consumeLoginAssertion accepts a login assertion that an API server has
+// verified, once: 204 for the first call with its id, from whichever API
+// server, and 409 for every later one. The database decides between racing
+// calls. With an Idempotency-Key, a retry of a call whose answer was lost
+// gets that answer again, not a 409.
+func (s *server) consumeLoginAssertion(c echo.Context) error {
+	_, hl, err := hostedLogin(c)
+	if err != nil {
+		return err
+	}
+	var in wire.LoginAssertionConsumption
+	if _, err := decodeJSON(c, false, &in); err != nil {
+		return err
+	}
+	if in.JTI == "" {
+		return identity.Invalid("jti", "The assertion id (jti) is required.")
+	}
+	if in.ExpiresAt == nil || time.Time(*in.ExpiresAt).IsZero() {
+		return identity.Invalid("expiresAt", "The assertion's expiry (expiresAt) is required.")
+	}
+	if err := hl.ConsumeLoginAssertion(c.Request().Context(), in.JTI, time.Time(*in.ExpiresAt)); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
 // mountPages serves the hosted login pages of the directory, for every
 // application it serves: a request names its application (and is verified
 // with that application's keys), a page session remembers it. Logins there

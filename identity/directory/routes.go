@@ -47,6 +47,7 @@ func (s *server) routes(e *echo.Echo) {
 	v1.POST("/applications/:appId/loginRequests", s.createLoginRequest)
 	v1.POST("/applications/:appId/loginRequestVerifications", s.verifyLoginRequest)
 	v1.POST("/applications/:appId/loginAssertions", s.createLoginAssertion)
+	v1.POST("/applications/:appId/loginAssertionConsumptions", s.consumeLoginAssertion, idem)
 
 	v1.GET("/accounts/:id", s.getAccount)
 	v1.POST("/accounts/:id", s.updateAccount, idem)

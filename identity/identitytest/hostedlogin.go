@@ -25,6 +25,9 @@ func hostedLoginTests() []test {
 		{"HostedLogin/AssertionSignedForAccount", testLoginAssertion},
 		{"HostedLogin/AssertionRefusals", testLoginAssertionRefusals},
 		{"HostedLogin/NoTokenConfusion", testLoginTokenConfusion},
+		{"HostedLogin/AssertionConsumedOnce", testAssertionConsumedOnce},
+		{"HostedLogin/AssertionConsumedOnceUnderRace", testAssertionConsumedRace},
+		{"HostedLogin/AssertionConsumeInvalid", testAssertionConsumeInvalid},
 	}
 }
 
@@ -296,4 +299,71 @@ func testLoginTokenConfusion(t *testing.T, p identity.Provider) {
 			t.Errorf("an %s served as the request of an assertion: %v", name, err)
 		}
 	}
+}
+
+// testAssertionConsumedOnce: an assertion id is accepted once; every later
+// call is a conflict naming the assertion, and the id is revoked (so the
+// revocation feed carries it to other servers). Other ids are unaffected.
+func testAssertionConsumedOnce(t *testing.T, p identity.Provider) {
+	h := hostedLogin(t, p)
+	allowRedirect(t, h)
+	acc := MustCreateAccount(t, p, "alice")
+	a, err := h.NewLoginAssertion(t.Context(), newRequest(t, h).Value, acc.ID)
+	noErr(t, err, "NewLoginAssertion")
+	noErr(t, h.ConsumeLoginAssertion(t.Context(), a.ID, a.ExpiresAt), "first ConsumeLoginAssertion")
+	for range 2 {
+		RequireField(t, h.ConsumeLoginAssertion(t.Context(), a.ID, a.ExpiresAt), identity.CodeConflict, "assertion")
+	}
+	revoked, err := p.TokenRevoked(t.Context(), a.ID)
+	noErr(t, err, "TokenRevoked")
+	if !revoked {
+		t.Fatal("a consumed assertion's id is not revoked")
+	}
+	b, err := h.NewLoginAssertion(t.Context(), newRequest(t, h).Value, acc.ID)
+	noErr(t, err, "NewLoginAssertion")
+	noErr(t, h.ConsumeLoginAssertion(t.Context(), b.ID, b.ExpiresAt), "ConsumeLoginAssertion of another assertion")
+}
+
+// testAssertionConsumedRace: of many concurrent calls with one id, exactly
+// one succeeds and every other is a conflict.
+func testAssertionConsumedRace(t *testing.T, p identity.Provider) {
+	h := hostedLogin(t, p)
+	const n = 16
+	jti, exp := "race-"+strings.Repeat("x", 20), time.Now().Add(identity.LoginAssertionTTL)
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			errs <- h.ConsumeLoginAssertion(t.Context(), jti, exp)
+		}()
+	}
+	close(start)
+	accepted := 0
+	for range n {
+		err := <-errs
+		switch {
+		case err == nil:
+			accepted++
+		case errors.Is(err, identity.ErrConflict):
+		default:
+			t.Errorf("ConsumeLoginAssertion: %v, want nil or ErrConflict", err)
+		}
+	}
+	if accepted != 1 {
+		t.Fatalf("%d of %d concurrent calls accepted the assertion, want exactly 1", accepted, n)
+	}
+}
+
+func testAssertionConsumeInvalid(t *testing.T, p identity.Provider) {
+	h := hostedLogin(t, p)
+	exp := time.Now().Add(identity.LoginAssertionTTL)
+	RequireInvalid(t, h.ConsumeLoginAssertion(t.Context(), "", exp), "jti")
+	RequireInvalid(t, h.ConsumeLoginAssertion(t.Context(), strings.Repeat("j", 129), exp), "jti")
+	err := h.ConsumeLoginAssertion(t.Context(), "far-future", time.Now().Add(24*time.Hour))
+	if !errors.Is(err, identity.ErrInvalidInput) {
+		t.Fatalf("an expiry a day ahead: %v, want ErrInvalidInput", err)
+	}
+	// Nothing was recorded for the refused calls.
+	noErr(t, h.ConsumeLoginAssertion(t.Context(), "far-future", exp), "ConsumeLoginAssertion after a refusal")
 }

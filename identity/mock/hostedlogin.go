@@ -18,6 +18,8 @@ const (
 	OpRedirectURIs       Op = "RedirectURIs"
 	OpAddRedirectURI     Op = "AddRedirectURI"
 	OpRemoveRedirectURI  Op = "RemoveRedirectURI"
+	// OpConsumeLoginAssertion is ConsumeLoginAssertion.
+	OpConsumeLoginAssertion Op = "ConsumeLoginAssertion"
 )
 
 // redirectURIs is the memory backend's allow-list of hosted-login redirect
@@ -81,6 +83,11 @@ func (p *Provider) RedirectURIs(ctx context.Context) ([]string, error) {
 // AddRedirectURI implements identity.HostedLogin.
 func (p *Provider) AddRedirectURI(ctx context.Context, uri string) (string, error) {
 	return call(ctx, p, OpAddRedirectURI, func() (string, error) { return p.inner.AddRedirectURI(ctx, uri) })
+}
+
+// ConsumeLoginAssertion implements identity.HostedLogin.
+func (p *Provider) ConsumeLoginAssertion(ctx context.Context, jti string, expiresAt time.Time) error {
+	return call0(ctx, p, OpConsumeLoginAssertion, func() error { return p.inner.ConsumeLoginAssertion(ctx, jti, expiresAt) })
 }
 
 // RemoveRedirectURI implements identity.HostedLogin.

@@ -432,6 +432,16 @@ func (m *memory) RevokeToken(_ context.Context, id string, exp, at time.Time) er
 	return nil
 }
 
+func (m *memory) RevokeTokenOnce(_ context.Context, id string, exp, at time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.revoked[id]; ok && old.ExpiresAt.After(at) {
+		return false, nil
+	}
+	m.revoked[id] = identity.Revocation{TokenID: id, ExpiresAt: exp, RevokedAt: at}
+	return true, nil
+}
+
 func (m *memory) RevokedSince(_ context.Context, since, now time.Time, limit int) ([]identity.Revocation, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()

@@ -110,3 +110,15 @@ func (p *Provider) RemoveRedirectURI(ctx context.Context, uri string) error {
 	c := &call{method: http.MethodDelete, path: wire.ApplicationPath(p.appID, "redirectUris"), query: url.Values{"uri": {uri}}, retry: retryIdempotent}
 	return p.do(ctx, c, nil)
 }
+
+// ConsumeLoginAssertion implements identity.HostedLogin: POST
+// loginAssertionConsumptions, with an Idempotency-Key, so that a retry
+// after a lost answer gets the first answer (accepted) rather than 409.
+func (p *Provider) ConsumeLoginAssertion(ctx context.Context, jti string, expiresAt time.Time) error {
+	if err := checkUTF8("jti", jti); err != nil {
+		return err
+	}
+	exp := wire.Time(expiresAt.UTC())
+	body := &wire.LoginAssertionConsumption{JTI: jti, ExpiresAt: &exp}
+	return p.do(ctx, &call{method: http.MethodPost, path: wire.ApplicationPath(p.appID, "loginAssertionConsumptions"), body: body, retry: retryIdempotent}, nil)
+}

@@ -731,6 +731,27 @@ func (b *backend) RevokeToken(ctx context.Context, tokenID string, expiresAt, re
 	return fail(ctx, "revoke token", err)
 }
 
+// RevokeTokenOnce implements store.Backend: one upsert, which replaces only
+// a revocation that has expired, so the database decides which of two
+// racing callers was first (the row lock in PostgreSQL, the write lock in
+// SQLite).
+func (b *backend) RevokeTokenOnce(ctx context.Context, tokenID string, expiresAt, revokedAt time.Time) (bool, error) {
+	var first bool
+	err := b.db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (app_id, jti, expires_at, revoked_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (app_id, jti) DO UPDATE SET expires_at = excluded.expires_at, revoked_at = excluded.revoked_at
+			WHERE revoked_tokens.expires_at <= excluded.revoked_at`,
+			b.app, []byte(tokenID), ms(expiresAt), ms(revokedAt))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		first = n == 1
+		return err
+	})
+	return first, fail(ctx, "revoke token once", err)
+}
+
 // RevokedSince implements store.Backend.
 func (b *backend) RevokedSince(ctx context.Context, since, now time.Time, limit int) ([]identity.Revocation, error) {
 	rows, err := b.db.queryRows(ctx, `SELECT jti, expires_at, revoked_at FROM revoked_tokens

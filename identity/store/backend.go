@@ -65,6 +65,11 @@ type Backend interface {
 	// revokedAt; a repeat keeps the later of the two expiries (and then the
 	// later revokedAt, so pollers see the change).
 	RevokeToken(ctx context.Context, tokenID string, expiresAt, revokedAt time.Time) error
+	// RevokeTokenOnce records a revoked token id until expiresAt, revoked
+	// at revokedAt, unless a revocation of it lasts past revokedAt: then it
+	// changes nothing and reports false. Of concurrent calls for one id,
+	// exactly one reports true.
+	RevokeTokenOnce(ctx context.Context, tokenID string, expiresAt, revokedAt time.Time) (bool, error)
 	// RevokedSince lists revocations with RevokedAt at or after since and
 	// ExpiresAt after now, by RevokedAt, at most limit.
 	RevokedSince(ctx context.Context, since, now time.Time, limit int) ([]identity.Revocation, error)

@@ -181,6 +181,30 @@ func (p *Provider) VerifyLoginRequest(ctx context.Context, raw string) (*identit
 	}, nil
 }
 
+// ConsumeLoginAssertion implements identity.HostedLogin: the backend's
+// insert-if-absent decides between racing callers.
+func (p *Provider) ConsumeLoginAssertion(ctx context.Context, jti string, expiresAt time.Time) error {
+	if jti == "" || len(jti) > 128 {
+		return identity.Invalid("jti", "The assertion id must be 1 to 128 characters.")
+	}
+	now := p.now()
+	if expiresAt.After(now.Add(identity.LoginAssertionTTL + maxClockSkew)) {
+		return identity.Invalid("expires_at", "An assertion does not live that long.")
+	}
+	first, err := p.b.RevokeTokenOnce(ctx, jti, expiresAt.UTC().Truncate(time.Millisecond), now)
+	if err != nil {
+		return err
+	}
+	if !first {
+		return &identity.Error{Code: identity.CodeConflict, Field: "assertion", Message: "The login assertion has already been used."}
+	}
+	return nil
+}
+
+// maxClockSkew is how far ahead of this clock an assertion's expiry may be,
+// for a signer whose clock runs ahead.
+const maxClockSkew = time.Minute
+
 // NewLoginAssertion implements identity.HostedLogin.
 func (p *Provider) NewLoginAssertion(ctx context.Context, raw, accountID string) (*identity.LoginAssertion, error) {
 	req, err := p.VerifyLoginRequest(ctx, raw)
