@@ -228,3 +228,26 @@ func TestHrefsFromHost(t *testing.T) {
 		t.Fatalf("href with BaseURL: %q", got)
 	}
 }
+
+// TestUnknownQueryParameterEveryRoute: on every application-level route, a
+// query parameter the route does not know is a 400 naming it, before
+// anything is done: ignoring it would answer more, or other, than was
+// asked.
+func TestUnknownQueryParameterEveryRoute(t *testing.T) {
+	h := newStatic(t)
+	checked := 0
+	for _, rt := range h.e.Routes() {
+		path, ok := strings.CutPrefix(rt.Path, "/v1/applications/:appId")
+		if !ok || strings.Contains(path, ":") {
+			continue
+		}
+		r := h.do(req{method: rt.Method, path: h.appPath(strings.TrimPrefix(path, "/")) + "?zzUnknown=1", body: "{}"})
+		if r.Code != 400 || r.Str("field") != "zzUnknown" {
+			t.Errorf("%s %s?zzUnknown=1: %d %s", rt.Method, rt.Path, r.Code, r.Body)
+		}
+		checked++
+	}
+	if checked < 20 {
+		t.Fatalf("checked %d routes; the route table has moved", checked)
+	}
+}

@@ -192,6 +192,17 @@ func query(c echo.Context, known ...string) (url.Values, error) {
 	return q, nil
 }
 
+// noQuery is the middleware of routes that take no query parameter: any is
+// a 400, as for every other route that does not know it.
+func noQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, err := query(c); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
+
 // pagingParams are the query parameters of every collection.
 var pagingParams = []string{"offset", "limit"}
 

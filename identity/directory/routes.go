@@ -20,6 +20,8 @@ func (s *server) routes(e *echo.Echo) {
 	// Not e.Group("/v1", s.authenticate): a group with middleware claims
 	// every unknown path under it, which turns 405 into 404.
 	v1 := &authGroup{e: e, prefix: "/v1", auth: s.authenticate}
+	// Routes that read a query check it themselves; noQuery marks those
+	// that take none, so that a parameter they would ignore is a 400.
 	idem := s.idempotent
 
 	v1.GET("/tenants/current", s.currentTenant)
@@ -35,19 +37,19 @@ func (s *server) routes(e *echo.Echo) {
 	v1.GET("/applications/:appId/apiKeys", s.findAPIKey)
 	v1.GET("/applications/:appId/groups", s.listGroups)
 	v1.POST("/applications/:appId/groups", s.createGroup, idem)
-	v1.GET("/applications/:appId/oAuthPolicy", s.oAuthPolicy)
-	v1.GET("/applications/:appId/jwks", s.jwks)
-	v1.POST("/applications/:appId/signingKeys", s.rotateSigningKey, idem)
-	v1.POST("/applications/:appId/revocations", s.revokeToken, idem)
+	v1.GET("/applications/:appId/oAuthPolicy", s.oAuthPolicy, noQuery)
+	v1.GET("/applications/:appId/jwks", s.jwks, noQuery)
+	v1.POST("/applications/:appId/signingKeys", s.rotateSigningKey, noQuery, idem)
+	v1.POST("/applications/:appId/revocations", s.revokeToken, noQuery, idem)
 	v1.GET("/applications/:appId/revocations", s.listRevocations)
-	v1.GET("/applications/:appId/revocations/:jti", s.getRevocation)
+	v1.GET("/applications/:appId/revocations/:jti", s.getRevocation, noQuery)
 	v1.GET("/applications/:appId/redirectUris", s.listRedirectURIs)
-	v1.POST("/applications/:appId/redirectUris", s.addRedirectURI, idem)
+	v1.POST("/applications/:appId/redirectUris", s.addRedirectURI, noQuery, idem)
 	v1.DELETE("/applications/:appId/redirectUris", s.removeRedirectURI, idem)
-	v1.POST("/applications/:appId/loginRequests", s.createLoginRequest)
-	v1.POST("/applications/:appId/loginRequestVerifications", s.verifyLoginRequest)
-	v1.POST("/applications/:appId/loginAssertions", s.createLoginAssertion)
-	v1.POST("/applications/:appId/loginAssertionConsumptions", s.consumeLoginAssertion, idem)
+	v1.POST("/applications/:appId/loginRequests", s.createLoginRequest, noQuery)
+	v1.POST("/applications/:appId/loginRequestVerifications", s.verifyLoginRequest, noQuery)
+	v1.POST("/applications/:appId/loginAssertions", s.createLoginAssertion, noQuery)
+	v1.POST("/applications/:appId/loginAssertionConsumptions", s.consumeLoginAssertion, noQuery, idem)
 
 	v1.GET("/accounts/:id", s.getAccount)
 	v1.POST("/accounts/:id", s.updateAccount, idem)
