@@ -20,6 +20,9 @@ type Scenario struct {
 	// Concurrency overrides the global concurrency: KDF-bound scenarios run
 	// one client per core, since more only queue behind the KDF.
 	Concurrency int
+	// Warm scenarios measure what the caches remembered: one request is
+	// sent and answered before any measurement, whatever -warmup says.
+	Warm bool
 }
 
 // Result is what a scenario measured.

@@ -7,11 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gatehouse-id/gatehouse/identity"
@@ -285,5 +289,41 @@ func TestMedianRounds(t *testing.T) {
 	describe(got)
 	if got[2].Note != "0.91 of the raw KDF rate" || got[3].Note != "not HTTP: the KDF alone" {
 		t.Errorf("notes %q, %q", got[2].Note, got[3].Note)
+	}
+}
+
+// TestPrime: each selected warm scenario is sent once before measuring; a
+// wrong answer stops the run; other scenarios are not sent.
+func TestPrime(t *testing.T) {
+	var hits sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := hits.LoadOrStore(r.URL.Path, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		if r.URL.Path == "/bad" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	count := func(path string) int64 {
+		n, ok := hits.Load(path)
+		if !ok {
+			return 0
+		}
+		return n.(*atomic.Int64).Load()
+	}
+	scenarios := []Scenario{
+		{Name: "2 warm", New: get(srv.URL+"/warm", ""), Want: 200, Warm: true},
+		{Name: "6 cold", New: get(srv.URL+"/cold", ""), Want: 200},
+		{Name: "3 bad", New: get(srv.URL+"/bad", ""), Want: 200, Warm: true},
+	}
+	client := newClient(1)
+	if err := prime(t.Context(), client, scenarios, "2,6"); err != nil {
+		t.Fatal(err)
+	}
+	if count("/warm") != 1 || count("/cold") != 0 {
+		t.Fatalf("primed /warm %d times and /cold %d times, want 1 and 0", count("/warm"), count("/cold"))
+	}
+	if err := prime(t.Context(), client, scenarios, ""); err == nil || !strings.Contains(err.Error(), "3 bad") {
+		t.Fatalf("priming a scenario answered 401: %v", err)
 	}
 }

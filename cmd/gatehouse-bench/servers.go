@@ -117,12 +117,12 @@ func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
 	b := &bench{
 		scenarios: []Scenario{
 			{Name: baselineName, New: get(cached+"/healthz", ""), Want: 200},
-			{Name: "2 basic password, warm", New: get(cached+"/api/resource", basic(benchUser, benchPassword)), Want: 200},
-			{Name: "3 basic API key, warm", New: get(cached+"/api/resource", basic(key.ID, key.Secret)), Want: 200},
-			{Name: "4 bearer token", New: get(cached+"/api/resource", "Bearer "+tok.Value), Want: 200},
-			{Name: "5 token in basic username", New: get(cached+"/api/resource", basic(tok.Value, "x")), Want: 200},
+			{Name: "2 basic password, warm", New: get(cached+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Warm: true},
+			{Name: "3 basic API key, warm", New: get(cached+"/api/resource", basic(key.ID, key.Secret)), Want: 200, Warm: true},
+			{Name: "4 bearer token", New: get(cached+"/api/resource", "Bearer "+tok.Value), Want: 200, Warm: true},
+			{Name: "5 token in basic username", New: get(cached+"/api/resource", basic(tok.Value, "x")), Want: 200, Warm: true},
 			{Name: "6 basic password, cache off", New: get(uncached+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
-			{Name: "7 remote provider, warm", New: get(remoteWarm+"/api/resource", basic(benchUser, benchPassword)), Want: 200},
+			{Name: "7 remote provider, warm", New: get(remoteWarm+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Warm: true},
 			{Name: "7 remote provider, cold (no cache)", New: get(remoteCold+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
 			{Name: naiveName, New: get(naiveURL+"/api/resource", basic(benchUser, benchPassword)), Want: 200, Concurrency: cores},
 			// What the directory serves remote API servers at full load: at the
@@ -226,10 +226,10 @@ func targetBench(ctx context.Context, base string) (*bench, error) {
 	return &bench{
 		scenarios: []Scenario{
 			{Name: baselineName, New: get(base+"/healthz", ""), Want: 200},
-			{Name: "2 basic password, warm", New: get(base+"/api/resource", auth), Want: 200},
-			{Name: "3 basic API key, warm", New: get(base+"/api/resource", basic(key.ID, key.Secret)), Want: 200},
-			{Name: "4 bearer token", New: get(base+"/api/resource", "Bearer "+tok.Token), Want: 200},
-			{Name: "5 token in basic username", New: get(base+"/api/resource", basic(tok.Token, "x")), Want: 200},
+			{Name: "2 basic password, warm", New: get(base+"/api/resource", auth), Want: 200, Warm: true},
+			{Name: "3 basic API key, warm", New: get(base+"/api/resource", basic(key.ID, key.Secret)), Want: 200, Warm: true},
+			{Name: "4 bearer token", New: get(base+"/api/resource", "Bearer "+tok.Token), Want: 200, Warm: true},
+			{Name: "5 token in basic username", New: get(base+"/api/resource", basic(tok.Token, "x")), Want: 200, Warm: true},
 		},
 		pair:  func([]Result) {},
 		close: func() {},
