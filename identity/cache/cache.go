@@ -21,7 +21,7 @@
 //     lock out active clients. This widens the window above to StaleTTL
 //     during an outage.
 //   - Concurrent identical authentications that miss share one provider
-//     call (singleflight).
+//     call, which is cancelled when all of them have gone (see flights).
 //   - The cache is bounded to MaxEntries (LRU), whatever the number of
 //     distinct credentials pushed through it.
 package cache
@@ -39,7 +39,6 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/gatehouse-id/gatehouse/identity"
 )
@@ -73,7 +72,7 @@ type Cache struct {
 	macKey  []byte
 	macPool sync.Pool // of *macState
 	entries *lru.Cache[key, *entry]
-	flight  singleflight.Group
+	flights flights
 
 	mu    sync.Mutex
 	index map[string]map[key]struct{} // "a:"+account id or "k:"+key id -> entries
@@ -233,12 +232,12 @@ func (c *Cache) lookup(ctx context.Context, k key, load func(context.Context) (*
 		}
 	}
 	c.misses.Add(1)
-	ch := c.flight.DoChan(string(k[:]), func() (any, error) {
-		// The shared call must not die with the first caller's context,
-		// or every collapsed caller would fail with it; each caller still
-		// stops waiting when its own context ends.
+	// The shared call does not die with the first caller's context, or
+	// every collapsed caller would fail with it; each caller stops waiting
+	// when its own context ends, and the call when all have.
+	e, err := c.flights.do(ctx, k, func(ctx context.Context) (*entry, error) {
 		gen := c.gen.Load()
-		e, err := load(context.WithoutCancel(ctx))
+		e, err := load(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -246,13 +245,6 @@ func (c *Cache) lookup(ctx context.Context, k key, load func(context.Context) (*
 		c.store(k, e, gen)
 		return e, nil
 	})
-	var res singleflight.Result
-	select {
-	case res = <-ch:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	v, err := res.Val, res.Err
 	if err != nil {
 		if found && errors.Is(err, identity.ErrUnavailable) {
 			c.stale.Add(1)
@@ -263,7 +255,7 @@ func (c *Cache) lookup(ctx context.Context, k key, load func(context.Context) (*
 		}
 		return nil, err
 	}
-	return v.(*entry), nil
+	return e, nil
 }
 
 func tags(e *entry) []string {

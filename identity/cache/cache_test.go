@@ -292,6 +292,74 @@ func TestWaiterHonoursItsContext(t *testing.T) {
 	}
 }
 
+// watched is a provider whose password logins wait for their context to
+// end, and report its error on ended.
+type watched struct {
+	identity.Provider
+	started chan struct{}
+	ended   chan error
+}
+
+func (w *watched) Authenticate(ctx context.Context, login, password string) (*identity.Account, error) {
+	w.started <- struct{}{}
+	<-ctx.Done()
+	w.ended <- ctx.Err()
+	return nil, ctx.Err()
+}
+
+// TestSharedCallEndsWithItsLastCaller: a collapsed login goes on while any
+// of its callers waits, and is cancelled (so the provider stops queueing
+// it for the KDF or the directory) when the last one has gone; a caller
+// arriving after that starts a new call.
+func TestSharedCallEndsWithItsLastCaller(t *testing.T) {
+	w := &watched{Provider: mock.New(mock.WithFastHashing()), started: make(chan struct{}, 2), ended: make(chan error, 2)}
+	c := cache.New(w, cache.Config{})
+	first, leaveFirst := context.WithCancel(context.Background())
+	second, leaveSecond := context.WithCancel(context.Background())
+	results := make(chan error, 2)
+	go func() { _, err := c.Authenticate(first, "alice", pw); results <- err }()
+	<-w.started
+	go func() { _, err := c.Authenticate(second, "alice", pw); results <- err }()
+	for cache.Waiting(c) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+
+	leaveFirst()
+	if err := <-results; !errors.Is(err, context.Canceled) {
+		t.Fatalf("first caller: %v, want its own cancellation", err)
+	}
+	select {
+	case err := <-w.ended:
+		t.Fatalf("the shared call ended (%v) while a caller still waited", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	leaveSecond()
+	if err := <-results; !errors.Is(err, context.Canceled) {
+		t.Fatalf("second caller: %v, want its own cancellation", err)
+	}
+	select {
+	case err := <-w.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the shared call ended with %v, want cancellation", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the shared call went on after every caller had gone")
+	}
+
+	// A new caller gets a call of its own, not the cancelled one.
+	third, leaveThird := context.WithCancel(context.Background())
+	go func() { _, err := c.Authenticate(third, "alice", pw); results <- err }()
+	select {
+	case <-w.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a caller after the cancellation started no call")
+	}
+	leaveThird()
+	<-results
+	<-w.ended
+}
+
 // acceptAll is a provider whose every login succeeds, as its own account,
 // to push many distinct credentials through the cache.
 type acceptAll struct{ identity.Provider }
