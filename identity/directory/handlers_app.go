@@ -165,10 +165,20 @@ func (s *server) rotateSigningKey(c echo.Context) error {
 // and a bound keeps absurd times out of the store.
 const maxRevocationAhead = 100 * 365 * 24 * time.Hour
 
-// revocationWrite is the body of a revocation.
-type revocationWrite struct {
-	JTI       string     `json:"jti"`
-	ExpiresAt *wire.Time `json:"expiresAt"`
+// readTokenExpiry reads a wire.TokenExpiry body, both members required;
+// members named in ignored are accepted and dropped.
+func readTokenExpiry(c echo.Context, ignored ...string) (jti string, exp time.Time, err error) {
+	var in wire.TokenExpiry
+	if _, err := decodeJSON(c, false, &in, ignored...); err != nil {
+		return "", time.Time{}, err
+	}
+	if in.JTI == "" {
+		return "", time.Time{}, identity.Invalid("jti", "The token id (jti) is required.")
+	}
+	if in.ExpiresAt == nil || time.Time(*in.ExpiresAt).IsZero() {
+		return "", time.Time{}, identity.Invalid("expiresAt", "The token's expiry (expiresAt) is required.")
+	}
+	return in.JTI, time.Time(*in.ExpiresAt), nil
 }
 
 func (s *server) revokeToken(c echo.Context) error {
@@ -176,27 +186,20 @@ func (s *server) revokeToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in revocationWrite
 	// href and revokedAt are read-only; a client sending a revocation back
 	// is not wrong.
-	if _, err := decodeJSON(c, false, &in, "href", "revokedAt"); err != nil {
+	jti, exp, err := readTokenExpiry(c, "href", "revokedAt")
+	if err != nil {
 		return err
 	}
-	if in.JTI == "" {
-		return identity.Invalid("jti", "The token id (jti) is required.")
-	}
-	if in.ExpiresAt == nil || time.Time(*in.ExpiresAt).IsZero() {
-		return identity.Invalid("expiresAt", "The token's expiry (expiresAt) is required.")
-	}
-	exp := time.Time(*in.ExpiresAt)
 	if exp.After(s.cfg.Now().Add(maxRevocationAhead)) {
 		return identity.Invalid("expiresAt", "The expiry is too far in the future.")
 	}
-	if err := provider(c).RevokeToken(c.Request().Context(), in.JTI, exp); err != nil {
+	if err := provider(c).RevokeToken(c.Request().Context(), jti, exp); err != nil {
 		return err
 	}
-	href := s.href(c, revocationPath(a.ID, in.JTI))
-	return created(c, href, wire.Revocation{Href: href, JTI: in.JTI, ExpiresAt: wire.Time(exp.UTC().Truncate(time.Millisecond))})
+	href := s.href(c, revocationPath(a.ID, jti))
+	return created(c, href, wire.Revocation{Href: href, JTI: jti, ExpiresAt: wire.Time(exp.UTC().Truncate(time.Millisecond))})
 }
 
 func revocationPath(appID, jti string) string {

@@ -160,17 +160,11 @@ func (s *server) consumeLoginAssertion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in wire.LoginAssertionConsumption
-	if _, err := decodeJSON(c, false, &in); err != nil {
+	jti, exp, err := readTokenExpiry(c)
+	if err != nil {
 		return err
 	}
-	if in.JTI == "" {
-		return identity.Invalid("jti", "The assertion id (jti) is required.")
-	}
-	if in.ExpiresAt == nil || time.Time(*in.ExpiresAt).IsZero() {
-		return identity.Invalid("expiresAt", "The assertion's expiry (expiresAt) is required.")
-	}
-	if err := hl.ConsumeLoginAssertion(c.Request().Context(), in.JTI, time.Time(*in.ExpiresAt)); err != nil {
+	if err := hl.ConsumeLoginAssertion(c.Request().Context(), jti, exp); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

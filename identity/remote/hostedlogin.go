@@ -119,6 +119,6 @@ func (p *Provider) ConsumeLoginAssertion(ctx context.Context, jti string, expire
 		return err
 	}
 	exp := wire.Time(expiresAt.UTC())
-	body := &wire.LoginAssertionConsumption{JTI: jti, ExpiresAt: &exp}
+	body := &wire.TokenExpiry{JTI: jti, ExpiresAt: &exp}
 	return p.do(ctx, &call{method: http.MethodPost, path: wire.ApplicationPath(p.appID, "loginAssertionConsumptions"), body: body, retry: retryIdempotent}, nil)
 }

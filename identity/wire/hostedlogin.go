@@ -58,11 +58,3 @@ type LoginAssertion struct {
 	AccountID string `json:"accountId"`
 	ExpiresAt Time   `json:"expiresAt"`
 }
-
-// LoginAssertionConsumption accepts a verified login assertion once
-// (POST …/loginAssertionConsumptions): the first call for an id is answered
-// 204, every later one 409.
-type LoginAssertionConsumption struct {
-	JTI       string `json:"jti"`
-	ExpiresAt *Time  `json:"expiresAt"`
-}

@@ -232,6 +232,14 @@ type Revocation struct {
 	RevokedAt Time   `json:"revokedAt"`
 }
 
+// TokenExpiry names a token id and when the token expires: the body of a
+// revocation (POST …/revocations) and of an assertion's consumption (POST
+// …/loginAssertionConsumptions). Both members are required.
+type TokenExpiry struct {
+	JTI       string `json:"jti"`
+	ExpiresAt *Time  `json:"expiresAt"`
+}
+
 // OAuthPolicy tells API servers how to verify tokens locally: the issuer
 // and audience tokens carry and where the keys are.
 type OAuthPolicy struct {
