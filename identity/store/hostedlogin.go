@@ -188,7 +188,8 @@ func (p *Provider) ConsumeLoginAssertion(ctx context.Context, jti string, expire
 		return identity.Invalid("jti", "The assertion id must be 1 to 128 characters.")
 	}
 	now := p.now()
-	if expiresAt.After(now.Add(identity.LoginAssertionTTL + maxClockSkew)) {
+	// The signer's clock may run ahead of this one by the verifiers' leeway.
+	if expiresAt.After(now.Add(identity.LoginAssertionTTL + token.DefaultLeeway)) {
 		return identity.Invalid("expires_at", "An assertion does not live that long.")
 	}
 	first, err := p.b.RevokeTokenOnce(ctx, jti, expiresAt.UTC().Truncate(time.Millisecond), now)
@@ -200,10 +201,6 @@ func (p *Provider) ConsumeLoginAssertion(ctx context.Context, jti string, expire
 	}
 	return nil
 }
-
-// maxClockSkew is how far ahead of this clock an assertion's expiry may be,
-// for a signer whose clock runs ahead.
-const maxClockSkew = time.Minute
 
 // NewLoginAssertion implements identity.HostedLogin.
 func (p *Provider) NewLoginAssertion(ctx context.Context, raw, accountID string) (*identity.LoginAssertion, error) {
