@@ -68,7 +68,10 @@ const CallbackPath = "/login/callback"
 // login is the state of hosted login: its settings and the assertions
 // already accepted.
 type login struct {
-	s          *server
+	s *server
+	// hl is the provider's HostedLogin; nil when it has none, and then
+	// hosted login is off.
+	hl         identity.HostedLogin
 	callback   string
 	pages      string
 	secure     bool
@@ -83,6 +86,7 @@ type login struct {
 func (s *server) loginRoutes(e *echo.Echo) {
 	cfg := s.cfg.Login
 	l := &login{s: s, sessionTTL: cfg.SessionTTL, consumed: map[string]time.Time{}}
+	l.hl, _ = identity.FindHostedLogin(s.p)
 	if l.sessionTTL <= 0 {
 		l.sessionTTL = time.Hour
 	}
@@ -150,11 +154,7 @@ func checkNext(next string) (string, error) {
 // nonce under a key of this process: any replica can verify it with the
 // application's published keys, and it expires with the request.
 func (l *login) start(c echo.Context) error {
-	if l.callback == "" || l.pages == "" {
-		return notConfigured()
-	}
-	hl, ok := identity.FindHostedLogin(l.s.p)
-	if !ok {
+	if l.callback == "" || l.pages == "" || l.hl == nil {
 		return notConfigured()
 	}
 	next, err := checkNext(c.QueryParam("next"))
@@ -162,7 +162,7 @@ func (l *login) start(c echo.Context) error {
 		return err
 	}
 	path := identity.LoginPath(c.QueryParam("path"))
-	req, err := hl.NewLoginRequest(c.Request().Context(), identity.LoginRequest{
+	req, err := l.hl.NewLoginRequest(c.Request().Context(), identity.LoginRequest{
 		RedirectURI: l.callback, State: randomValue(), Nonce: randomValue(), Path: path,
 	})
 	if err != nil {
@@ -199,7 +199,7 @@ func (l *login) failed(c echo.Context, cause error) error {
 // audience, expiry, state, nonce, redirect URI), accepts it once, and
 // starts a session for its account.
 func (l *login) finish(c echo.Context) error {
-	if l.callback == "" {
+	if l.callback == "" || l.hl == nil {
 		return notConfigured()
 	}
 	ctx := c.Request().Context()
@@ -285,11 +285,7 @@ func (l *login) consume(ctx context.Context, jti string, exp time.Time) error {
 	l.consumed[jti] = exp
 	l.mu.Unlock()
 
-	hl, ok := identity.FindHostedLogin(l.s.p)
-	if !ok {
-		return errors.New("the identity provider cannot serve hosted login")
-	}
-	err := hl.ConsumeLoginAssertion(ctx, jti, exp)
+	err := l.hl.ConsumeLoginAssertion(ctx, jti, exp)
 	if errors.Is(err, identity.ErrConflict) {
 		return fmt.Errorf("%w on another server", errReplayed)
 	}
