@@ -100,13 +100,15 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if c.Response().Committed {
 			return
 		}
-		e := toError(err)
+		var e *Error
 		if identity.CallerGone(c.Request().Context(), err) {
 			// The client hung up or its deadline passed while the request
 			// waited: not an outage, not a bug, and nothing to log but the
 			// request line.
 			e = &Error{Status: identity.StatusClientClosedRequest, Code: CodeClientClosedRequest,
 				Message: "The client closed the request before it was answered.", Err: err}
+		} else {
+			e = toError(err)
 		}
 		reqID := c.Response().Header().Get(echo.HeaderXRequestID)
 		if e.Status >= 500 && e.Status != http.StatusServiceUnavailable {

@@ -165,7 +165,7 @@ func (s *server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	ctx := c.Request().Context()
-	e := toHTTPError(err)
+	var e *httpError
 	if identity.CallerGone(ctx, err) {
 		// The caller hung up or its deadline passed while the request
 		// waited: not an outage, not a bug, and nothing to log but the
@@ -173,6 +173,8 @@ func (s *server) errorHandler(err error, c echo.Context) {
 		e = newHTTPError(identity.StatusClientClosedRequest, identity.StatusClientClosedRequest, codeClientClosedRequest,
 			"The client closed the request before it was answered.")
 		e.err = err
+	} else {
+		e = toHTTPError(err)
 	}
 	reqID := c.Response().Header().Get(headerRequestID)
 	e.body.RequestID = reqID
