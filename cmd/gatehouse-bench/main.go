@@ -160,16 +160,21 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				results = append(results, br)
 			}
 			results = append(results, r)
-			// Measurements that are not HTTP run right after the scenario they
-			// are compared with (the raw KDF after "6 ... cache off").
+			// Measurements that are not HTTP (the raw KDF) run right after the
+			// scenario of their number, which is compared with them.
+			at := len(results) - 1
 			for _, extra := range b.extras {
 				if strings.SplitN(extra.name, " ", 2)[0] == strings.SplitN(s.Name, " ", 2)[0] && selected(o.only, extra.name) {
 					fmt.Fprintf(stderr, "running %s...\n", extra.name)
-					results = append(results, extra.run(o))
+					er := extra.run(o)
+					er.PairedWith = s.Name
+					if er.RPS > 0 {
+						results[at].VsKDF = r.RPS / er.RPS
+					}
+					results = append(results, er)
 				}
 			}
 		}
-		b.pair(results)
 		rounds = append(rounds, results)
 	}
 	results = medianRounds(rounds)
@@ -298,10 +303,7 @@ type bench struct {
 	scenarios []Scenario
 	// extras are measurements that are not HTTP scenarios (the raw KDF).
 	extras []extra
-	// pair relates, within one round, the results compared with each
-	// other (a login scenario and the raw KDF measured after it).
-	pair  func([]Result)
-	close func()
+	close  func()
 }
 
 type extra struct {

@@ -132,19 +132,6 @@ func localBench(ctx context.Context, stderr io.Writer) (*bench, error) {
 		extras: []extra{kdfRate("6 raw argon2id verify", hasher), kdfRate("9 raw argon2id verify", hasher)},
 		close:  func() { rp.Close(); closeAll(); _ = db.Close() },
 	}
-	b.pair = func(rs []Result) {
-		byName := map[string]*Result{}
-		for i := range rs {
-			byName[rs[i].Name] = &rs[i]
-		}
-		for _, pair := range [][2]string{{"6 raw argon2id verify", "6 basic password, cache off"}, {"9 raw argon2id verify", loginAttemptsName}} {
-			kdf, ok := byName[pair[0]]
-			if r, ok2 := byName[pair[1]]; ok && ok2 && kdf.RPS > 0 {
-				r.VsKDF = r.RPS / kdf.RPS
-				kdf.PairedWith = r.Name
-			}
-		}
-	}
 	fmt.Fprintf(stderr, "servers: cached %s, uncached %s, naive %s\n", cached, uncached, naiveURL)
 	return b, nil
 }
@@ -231,7 +218,6 @@ func targetBench(ctx context.Context, base string) (*bench, error) {
 			{Name: "4 bearer token", New: get(base+"/api/resource", "Bearer "+tok.Token), Want: 200, Warm: true},
 			{Name: "5 token in basic username", New: get(base+"/api/resource", basic(tok.Token, "x")), Want: 200, Warm: true},
 		},
-		pair:  func([]Result) {},
 		close: func() {},
 	}, nil
 }
