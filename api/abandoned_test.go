@@ -79,7 +79,8 @@ func (f *inFlight) Authenticate(ctx context.Context, login, password string) (*i
 // and checks what the hasher did.
 func abandonLogins(t *testing.T, m *mock.Provider, hasher *password.Hasher, counted *inFlight, p identity.Provider) {
 	logs := &logSink{}
-	srv := httptest.NewServer(api.New(api.Config{}, p, slog.New(slog.NewJSONHandler(logs, nil))))
+	e := api.New(api.Config{}, p, slog.New(slog.NewJSONHandler(logs, nil)))
+	srv := httptest.NewServer(e)
 	defer srv.Close()
 
 	const n = 32
@@ -128,6 +129,10 @@ func abandonLogins(t *testing.T, m *mock.Provider, hasher *password.Hasher, coun
 		if strings.Contains(logs.String(), bad) {
 			t.Errorf("an abandoned login was logged at %s:\n%s", bad, logs)
 		}
+	}
+	// The metrics say the same as the access lines.
+	if got := counter(scrape(t, e), "gatehouse_http_requests_total", "route", "/api/resource", "method", "GET", "code", "499"); int(got) != abandoned {
+		t.Errorf("gatehouse_http_requests_total{code=499} = %v, want the %d access lines with 499", got, abandoned)
 	}
 }
 
