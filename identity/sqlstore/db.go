@@ -150,7 +150,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	} else {
 		sdb.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	if err := db.Ping(ctx); err != nil {
+	if err := db.pingOpen(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("open %s database: %w", db.d.name, err)
 	}
@@ -293,6 +293,32 @@ func (db *DB) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping: %w", classify(ctx, err))
 	}
 	return nil
+}
+
+// pingOpen is Ping for Open. A new SQLite connection runs the pragmas, and
+// switching a fresh file to WAL needs an exclusive lock. When several
+// connections do that at once (processes starting together), SQLite fails
+// all but one with SQLITE_BUSY at once instead of calling the busy handler,
+// because waiting could deadlock. Those are retried here, for as long as the
+// busy timeout allows; by then the file is in WAL and the pragma is a no-op.
+func (db *DB) pingOpen(ctx context.Context) error {
+	deadline := time.Now().Add(db.busyTimeout)
+	wait := time.Millisecond
+	for {
+		err := db.sql.PingContext(ctx)
+		if err == nil {
+			return nil
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return fmt.Errorf("ping: %w", classify(ctx, err))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ping: %w", classify(ctx, ctx.Err()))
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
 }
 
 // Application is one tenant of the database: a named set of accounts, keys,
