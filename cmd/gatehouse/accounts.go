@@ -16,7 +16,7 @@ func (a *app) accountsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "accounts",
 		Aliases: []string{"account"},
-		Short:   "Create, import, list, show, enable, disable and delete accounts",
+		Short:   "Create, import, list, show, update, enable, disable and delete accounts",
 		Long: `Administer the accounts of the configured application, through the
 configured identity provider.
 
@@ -27,6 +27,8 @@ looked up by id first.`,
 		a.accountsCreateCommand(),
 		a.accountsListCommand(),
 		a.accountsShowCommand(),
+		a.accountsUpdateCommand(),
+		a.accountsSetPasswordCommand(),
 		a.accountsStatusCommand("enable", identity.StatusEnabled),
 		a.accountsStatusCommand("disable", identity.StatusDisabled),
 		a.accountsDeleteCommand(),
@@ -158,6 +160,88 @@ func (a *app) accountsShowCommand() *cobra.Command {
 					groups = []*identity.Group{} // looked up, and none
 				}
 				return a.printAccount(acc, groups)
+			})
+		},
+	}
+}
+
+func (a *app) accountsUpdateCommand() *cobra.Command {
+	var username, email, given, surname string
+	cmd := &cobra.Command{
+		Use:   "update ACCOUNT [--username USERNAME] [--email EMAIL] [--given-name NAME] [--surname NAME]",
+		Short: "Change an account's username, email or names",
+		Long: `Change the fields given as flags and leave the others as they are. An
+empty value clears an optional field (--email "", --given-name "", --surname "").`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var u identity.AccountUpdate
+			flags := cmd.Flags()
+			for _, f := range []struct {
+				name string
+				val  *string
+				dst  **string
+			}{
+				{"username", &username, &u.Username},
+				{"email", &email, &u.Email},
+				{"given-name", &given, &u.GivenName},
+				{"surname", &surname, &u.Surname},
+			} {
+				if flags.Changed(f.name) {
+					*f.dst = f.val
+				}
+			}
+			if u == (identity.AccountUpdate{}) {
+				return usagef("nothing to change: give --username, --email, --given-name or --surname")
+			}
+			return a.withProvider(cmd, func(ctx context.Context, p identity.Provider) error {
+				acc, err := resolveAccount(ctx, p, args[0])
+				if err != nil {
+					return err
+				}
+				if acc, err = p.UpdateAccount(ctx, acc.ID, u); err != nil {
+					return err
+				}
+				return a.printAccount(acc, nil)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&username, "username", "", "new username")
+	f.StringVar(&email, "email", "", "new email address (empty to remove it)")
+	f.StringVar(&given, "given-name", "", "new given name (empty to remove it)")
+	f.StringVar(&surname, "surname", "", "new surname (empty to remove it)")
+	return cmd
+}
+
+func (a *app) accountsSetPasswordCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "set-password ACCOUNT",
+		Short: "Set an account's password, reading it from standard input",
+		Long: `Replace an account's password, for a user who lost theirs or an account
+whose password may be known to someone else. The password is read as for
+accounts create: the first line of standard input, or prompted for twice
+without echo on a terminal. It must satisfy the password rules.
+
+The account's API keys and issued tokens are not touched: disable or delete
+the keys, and revoke the tokens, if they may be compromised too. API servers
+that cached the old password's success honour it for at most cache.ttl.
+
+  printf '%s\n' "$PASSWORD" | gatehouse accounts set-password alice`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pw, err := readPassword(a.stdin, a.stderr)
+			if err != nil {
+				return err
+			}
+			return a.withProvider(cmd, func(ctx context.Context, p identity.Provider) error {
+				acc, err := resolveAccount(ctx, p, args[0])
+				if err != nil {
+					return err
+				}
+				if acc, err = p.UpdateAccount(ctx, acc.ID, identity.AccountUpdate{Password: &pw}); err != nil {
+					return err
+				}
+				return a.printAccount(acc, nil)
 			})
 		},
 	}

@@ -119,6 +119,57 @@ func TestAdminRoundTrip(t *testing.T) {
 		t.Errorf("enable:\n%s", r.stdout)
 	}
 
+	// update changes only the flags given; an empty value clears a field.
+	a = decode[identity.Account](t, mustRun(t, e, "", "accounts", "update", "alice",
+		"--email", "alice@example.org", "--surname", "", "-o", "json"))
+	if a.Email != "alice@example.org" || a.Surname != "" || a.GivenName != "Alice" || a.Username != "alice" {
+		t.Errorf("update: %+v", a)
+	}
+	r = gatehouse(t, e, "", "accounts", "update", "alice")
+	if r.err == nil || exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), "nothing to change") {
+		t.Errorf("update without flags: %v", r.err)
+	}
+	r = gatehouse(t, e, "", "accounts", "update", "alice", "--username", "BOB")
+	if !errors.Is(r.err, identity.ErrConflict) || exitCode(r.err) != 4 {
+		t.Errorf("update to a taken username: %v", r.err)
+	}
+	r = gatehouse(t, e, "", "accounts", "update", "alice", "--email", "not an email")
+	if !errors.Is(r.err, identity.ErrInvalidInput) || !strings.Contains(r.err.Error(), "email") {
+		t.Errorf("update to a bad email: %v", r.err)
+	}
+	if got := decode[identity.Account](t, mustRun(t, e, "", "accounts", "show", "alice", "-o", "json")); got.Email != "alice@example.org" {
+		t.Errorf("a refused update changed the account: %+v", got)
+	}
+
+	// set-password replaces the password: the old one stops working, a
+	// password the rules refuse changes nothing.
+	before := decode[identity.Account](t, mustRun(t, e, "", "accounts", "show", "alice", "-o", "json"))
+	a = decode[identity.Account](t, mustRun(t, e, "a brand new passphrase\n", "accounts", "set-password", "alice@example.org", "-o", "json"))
+	if !a.PasswordModifiedAt.After(before.PasswordModifiedAt) {
+		t.Errorf("set-password: password_modified_at %v, was %v", a.PasswordModifiedAt, before.PasswordModifiedAt)
+	}
+	if err := checkLogin(t, e, "alice", "correct horse battery"); err == nil {
+		t.Error("the old password still logs in after set-password")
+	}
+	if err := checkLogin(t, e, "alice", "a brand new passphrase"); err != nil {
+		t.Errorf("the new password does not log in: %v", err)
+	}
+	r = gatehouse(t, e, "short\n", "accounts", "set-password", "alice")
+	if !errors.Is(r.err, identity.ErrInvalidInput) || !strings.Contains(r.err.Error(), "password") {
+		t.Errorf("set-password with a short password: %v", r.err)
+	}
+	r = gatehouse(t, e, "", "accounts", "set-password", "alice")
+	if r.err == nil || exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), "standard input") {
+		t.Errorf("set-password without a password: %v", r.err)
+	}
+	r = gatehouse(t, e, "another fine passphrase\n", "accounts", "set-password", "nobody")
+	if !errors.Is(r.err, identity.ErrNotFound) {
+		t.Errorf("set-password for nobody: %v", r.err)
+	}
+	if err := checkLogin(t, e, "alice", "a brand new passphrase"); err != nil {
+		t.Errorf("a refused set-password changed the password: %v", err)
+	}
+
 	// API keys: create (the secret shown once), list (never the secret),
 	// revoke.
 	r = mustRun(t, e, "", "apikeys", "create", "alice", "--name", "ci", "-o", "json")
@@ -129,7 +180,7 @@ func TestAdminRoundTrip(t *testing.T) {
 	if !strings.Contains(r.stderr, "only time the secret is shown") {
 		t.Errorf("no warning about the secret on stderr: %q", r.stderr)
 	}
-	r = mustRun(t, e, "", "apikeys", "create", "alice@example.com")
+	r = mustRun(t, e, "", "apikeys", "create", "alice@example.org")
 	if !strings.Contains(r.stdout, "Secret:") || !strings.Contains(r.stdout, "gk_") {
 		t.Errorf("apikeys create table:\n%s", r.stdout)
 	}

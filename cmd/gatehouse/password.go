@@ -18,7 +18,7 @@ import (
 // (a large file) is refused rather than read whole.
 const maxPasswordInput = 64 << 10
 
-// readPassword returns the password for a new account: prompted for twice,
+// readPassword returns a password for an account: prompted for twice,
 // without echo, when stdin is a terminal; otherwise the first line of stdin
 // without its line ending. Nothing else is trimmed: spaces are legitimate
 // password characters.
@@ -37,7 +37,7 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 	line = strings.TrimSuffix(line, "\n")
 	line = strings.TrimSuffix(line, "\r")
 	if line == "" {
-		return "", usagef("password: none on standard input (pipe it in: printf '%%s\\n' \"$PASSWORD\" | gatehouse accounts create ...)")
+		return "", usagef("password: none on standard input (pipe it in: printf '%%s\\n' \"$PASSWORD\" | gatehouse accounts ...)")
 	}
 	return line, nil
 }
