@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/jsoncheck"
 )
 
 // readBody reads a request body whose media type must be one of types:
@@ -59,15 +60,27 @@ func unmarshalStrict(b []byte, dst any) error {
 	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
 		return newError(http.StatusBadRequest, CodeMalformedJSON, "The request body must be a JSON object.")
 	}
+	if name, dup := jsoncheck.Duplicate(b, true); dup {
+		return duplicateError(name)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
 	}
-	if dec.More() {
+	// dec.More would miss a stray "}" or "]" after the object.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return newError(http.StatusBadRequest, CodeMalformedJSON, "The request body must hold a single JSON value.")
 	}
 	return nil
+}
+
+// duplicateError refuses a body that names a member twice: decoders
+// disagree on which one counts (see package jsoncheck).
+func duplicateError(name string) error {
+	name = truncate(name, 64)
+	return &Error{Status: http.StatusBadRequest, Code: string(identity.CodeInvalidInput), Field: name,
+		Message: fmt.Sprintf("The field %q is given more than once.", name)}
 }
 
 // jsonError turns a decoding error into a 400 that names the problem
@@ -83,11 +96,19 @@ func jsonError(err error) error {
 			Message: fmt.Sprintf("The field %q must be a %s.", field, typeErr.Type.String())}
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		f = strings.Trim(f, `"`)
+		f = truncate(strings.Trim(f, `"`), 64)
 		return &Error{Status: http.StatusBadRequest, Code: string(identity.CodeInvalidInput), Field: f,
 			Message: fmt.Sprintf("Unknown field %q.", f)}
 	}
 	return newError(http.StatusBadRequest, CodeMalformedJSON, "The request body is not valid JSON.")
+}
+
+// truncate shortens a name the client sent before it is echoed in an error.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // decodeCustomData reads a JSON object body of custom data, keeping numbers
@@ -103,6 +124,9 @@ func decodeCustomData(c echo.Context, types ...string) (identity.CustomData, err
 	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
 		return nil, &Error{Status: http.StatusBadRequest, Code: string(identity.CodeInvalidInput), Field: "customData",
 			Message: "Custom data must be a JSON object."}
+	}
+	if name, dup := jsoncheck.Duplicate(b, false); dup {
+		return nil, duplicateError(name)
 	}
 	return identity.DecodeCustomData(b)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/jsoncheck"
 	"github.com/gatehouse-id/gatehouse/identity/password"
 )
 
@@ -335,6 +336,10 @@ func jsonRecord(raw []byte, row, line int) *importRecord {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		rec.bad = &importProblem{Code: string(identity.CodeInvalidInput), Message: "not a JSON object"}
+		return rec
+	}
+	if k, dup := jsoncheck.Duplicate(raw, false); dup {
+		rec.bad = &importProblem{Field: k, Code: string(identity.CodeInvalidInput), Message: "given twice"}
 		return rec
 	}
 	for k, v := range obj {

@@ -320,12 +320,14 @@ func TestImportJSON(t *testing.T) {
 {"username": "x", "password_hash": 5}
 {"username": "y", "hash": "z"}
 [1]
+{"username": "z", "username": "admin"}
 `, ms[2].username, ms[2].hash)
 	r := gatehouse(t, e, lines, "accounts", "import", "-", "--format", "json", "-o", "json")
 	s = decode[importSummary](t, r)
-	if exitCode(r.err) != exitUsage || len(s.Problems) != 3 || s.Rows != 4 ||
+	if exitCode(r.err) != exitUsage || len(s.Problems) != 4 || s.Rows != 5 ||
 		s.Problems[0].Line != 3 || s.Problems[0].Field != "password_hash" ||
-		s.Problems[1].Line != 4 || s.Problems[1].Field != "hash" || s.Problems[2].Line != 5 {
+		s.Problems[1].Line != 4 || s.Problems[1].Field != "hash" || s.Problems[2].Line != 5 ||
+		s.Problems[3].Line != 6 || s.Problems[3].Field != "username" || s.Problems[3].Message != "given twice" {
 		t.Errorf("JSON Lines: %v %+v", r.err, s)
 	}
 	r = mustRun(t, e, lines[:strings.Index(lines, "\n")+1], "accounts", "import", "-", "--format", "json", "-o", "json")

@@ -155,6 +155,20 @@ func TestAccounts(t *testing.T) {
 					t.Fatalf("custom data %v", cd)
 				}
 			}},
+		{name: "custom data: a key twice changes nothing", given: func(t *testing.T, h *harness) vars {
+			v := account(t, h)
+			if _, err := h.p.ReplaceCustomData(context.Background(), v["acc"], identity.CustomData{"plan": "free"}); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}, when: req{method: "POST", path: "/v1/accounts/{acc}/customData", body: `{"plan":"pro","plan":"enterprise"}`},
+			status: 400, errCode: "invalid_input", field: "plan",
+			expect: func(t *testing.T, h *harness, v vars, r *resp) {
+				cd, _ := h.p.CustomData(context.Background(), v["acc"])
+				if len(cd) != 1 || cd["plan"] != "free" {
+					t.Fatalf("custom data %v after a refused write", cd)
+				}
+			}},
 		{name: "update: taken email", given: func(t *testing.T, h *harness) vars {
 			h.mustAccount("bob", "bob@example.com")
 			return account(t, h)

@@ -102,6 +102,18 @@ func TestProtocolErrors(t *testing.T) {
 			status: 400, errCode: "invalid_input", field: "body"},
 		{name: "trailing data", when: req{method: "POST", path: "/v1/applications/{app}/groups", body: `{"name":"g"} {}`},
 			status: 400, errCode: "invalid_input", field: "body"},
+		{name: "stray brace after the object", when: req{method: "POST", path: "/v1/applications/{app}/groups", body: `{"name":"g"}}`},
+			status: 400, errCode: "invalid_input", field: "body"},
+		// encoding/json would keep the last of two members, other parsers
+		// the first: such a body means different things to different
+		// readers, and is refused.
+		{name: "member twice", when: req{method: "POST", path: "/v1/applications/{app}/groups", body: `{"name":"g1","name":"g2"}`},
+			status: 400, errCode: "invalid_input", field: "name"},
+		{name: "member twice, differing in case", when: req{method: "POST", path: "/v1/applications/{app}/groups", body: `{"name":"g1","Name":"g2"}`},
+			status: 400, errCode: "invalid_input", field: "Name"},
+		{name: "custom data member twice", when: req{method: "POST", path: "/v1/applications/{app}/accounts",
+			body: `{"username":"dupcd","password":"a long enough password","customData":{"plan":"free","plan":"pro"}}`},
+			status: 400, errCode: "invalid_input", field: "plan"},
 		{name: "unknown query parameter", when: req{method: "GET", path: "/v1/applications/{app}/accounts?givenName=x"},
 			status: 400, errCode: "invalid_input", field: "givenName"},
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/jsoncheck"
 )
 
 // Media types of request bodies.
@@ -120,6 +121,9 @@ func unmarshalStrict(b []byte, dst any) error {
 		}
 		return identity.Invalid("body", "The request body is not valid JSON.")
 	}
+	if name, dup := jsoncheck.Duplicate(b, true); dup {
+		return duplicateError(name)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -129,6 +133,13 @@ func unmarshalStrict(b []byte, dst any) error {
 		return identity.Invalid("body", "The request body must hold a single JSON object.")
 	}
 	return nil
+}
+
+// duplicateError refuses a body that names a member twice: decoders
+// disagree on which one counts (see package jsoncheck).
+func duplicateError(name string) error {
+	name = truncate(name, 64)
+	return identity.Invalid(name, "The member %q is given more than once.", name)
 }
 
 // jsonError turns a decoding error into a 400 that names the member at
@@ -169,7 +180,7 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // query checks a request's query string against the parameters the route

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/jsoncheck"
 	"github.com/gatehouse-id/gatehouse/identity/wire"
 )
 
@@ -290,6 +291,9 @@ func decodeCustomDataBody(b []byte) (identity.CustomData, error) {
 	}
 	if len(t) == 0 || t[0] != '{' {
 		return nil, identity.Invalid("customData", "Custom data must be a JSON object.")
+	}
+	if name, dup := jsoncheck.Duplicate(t, false); dup {
+		return nil, duplicateError(name)
 	}
 	d, err := identity.DecodeCustomData(t)
 	if err != nil {
