@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strings"
@@ -481,6 +482,21 @@ func (m *memory) SigningKeys(_ context.Context, now time.Time) ([]store.SigningK
 		}
 	}
 	return out, nil
+}
+
+func (m *memory) ReplaceSigningKeyPrivate(_ context.Context, id string, old, new []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.sigKeys {
+		if m.sigKeys[i].ID == id {
+			if !bytes.Equal(m.sigKeys[i].PrivateKey, old) {
+				return false, nil
+			}
+			m.sigKeys[i].PrivateKey = bytes.Clone(new)
+			return true, nil
+		}
+	}
+	return false, identity.NotFound("signing key")
 }
 
 func (m *memory) RotateSigningKey(_ context.Context, k store.SigningKeyRecord, retireAt time.Time) error {

@@ -849,6 +849,32 @@ func (b *backend) RotateSigningKey(ctx context.Context, k store.SigningKeyRecord
 	return fail(ctx, "rotate signing key", err)
 }
 
+// ReplaceSigningKeyPrivate implements store.Backend.
+func (b *backend) ReplaceSigningKeyPrivate(ctx context.Context, id string, old, new []byte) (bool, error) {
+	var replaced bool
+	err := b.db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET private_key = $4
+			WHERE app_id = $1 AND id = $2 AND private_key = $3`, b.app, id, old, new)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if replaced = n == 1; replaced {
+			return nil
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM signing_keys WHERE app_id = $1 AND id = $2`, b.app, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return identity.NotFound("signing key")
+		}
+		return err
+	})
+	return replaced, fail(ctx, "replace signing key", err)
+}
+
 // SigningKeyInfo describes a token signing key without its private part.
 type SigningKeyInfo struct {
 	ID        string

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,9 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/ids"
+	"github.com/gatehouse-id/gatehouse/identity/password"
+	"github.com/gatehouse-id/gatehouse/identity/seal"
 	"github.com/gatehouse-id/gatehouse/identity/store"
 )
 
@@ -102,4 +106,131 @@ func TestRotateSigningKeyOverlap(t *testing.T) {
 			t.Errorf("history of an impossible id: %v, %v", h, err)
 		}
 	})
+}
+
+// TestSealedSigningKeys: with an encryption key configured, signing keys'
+// private parts are sealed at rest; keys stored in the clear before keep
+// working until resealed; a key sealed with a secret the process does not
+// hold, or moved onto another row, does not load.
+func TestSealedSigningKeys(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		db := openTestDB(t, dialect)
+		app := newTestApp(t, db)
+		ctx := context.Background()
+		secretA := "first encryption secret, 32 bytes or more"
+		secretB := "second encryption secret, 32 bytes or more"
+		provider := func(s *seal.Sealer) *store.Provider { // a new one has no cached keys
+			return store.New(db.Backend(app.ID), store.Options{Application: app.Name, Sealer: s})
+		}
+		sealer := func(current string, previous ...string) *seal.Sealer {
+			s, err := seal.New(current, previous...)
+			must(t, "seal.New", err)
+			return s
+		}
+		stored := func() map[string][]byte {
+			rows, err := db.sql.Query(`SELECT id, private_key FROM signing_keys WHERE app_id = $1`, app.ID)
+			must(t, "read signing_keys", err)
+			defer rows.Close()
+			out := map[string][]byte{}
+			for rows.Next() {
+				var id string
+				var b []byte
+				must(t, "scan", rows.Scan(&id, &b))
+				out[id] = b
+			}
+			must(t, "rows", rows.Err())
+			return out
+		}
+		jwks := func(p *store.Provider) string {
+			b, err := p.JWKS(ctx)
+			must(t, "JWKS", err)
+			return string(b)
+		}
+
+		// Before any secret: the first key is stored in the clear (DER).
+		plain := provider(nil)
+		before := jwks(plain)
+		first := stored()
+		if len(first) != 1 {
+			t.Fatalf("%d keys stored", len(first))
+		}
+		var kid1 string
+		var der1 []byte
+		for kid1, der1 = range first {
+		}
+		if seal.IsSealed(der1) || der1[0] != 0x30 {
+			t.Fatalf("key stored without a secret is not DER: %x", der1[:4])
+		}
+
+		// With secret A, the clear key still loads; resealing seals it and
+		// the published key is the same.
+		pa := provider(sealer(secretA))
+		if got := jwks(pa); got != before {
+			t.Fatalf("JWKS changed by configuring a secret:\n%s\n%s", before, got)
+		}
+		n, unchanged, err := pa.ResealSigningKeys(ctx)
+		if err != nil || n != 1 || unchanged != 0 {
+			t.Fatalf("reseal: %d, %d, %v", n, unchanged, err)
+		}
+		if b := stored()[kid1]; !seal.IsSealed(b) || bytes.Contains(b, der1[16:]) {
+			t.Fatalf("after resealing, the key is stored as %x", b)
+		}
+		if got := jwks(provider(sealer(secretA))); got != before {
+			t.Fatalf("JWKS changed by resealing:\n%s\n%s", before, got)
+		}
+		if _, err := provider(sealer(secretA)).IssueToken(ctx, mustAccountID(t, db, app), identity.TokenRequest{}); err != nil {
+			t.Fatalf("issue with the sealed key: %v", err)
+		}
+		// A rotation with a secret seals the new key as it is written.
+		kid2, err := pa.RotateSigningKey(ctx)
+		must(t, "rotate", err)
+		if b := stored()[kid2]; !seal.IsSealed(b) {
+			t.Fatalf("new key stored as %x", b[:4])
+		}
+		if n, unchanged, err := pa.ResealSigningKeys(ctx); err != nil || n != 0 || unchanged != 2 {
+			t.Fatalf("second reseal: %d, %d, %v", n, unchanged, err)
+		}
+
+		// Without the secret, or with another, sealed keys do not load.
+		for name, s := range map[string]*seal.Sealer{"no secret": nil, "another secret": sealer(secretB)} {
+			if _, err := provider(s).JWKS(ctx); !errors.Is(err, seal.ErrUnknownKey) {
+				t.Errorf("%s: JWKS error %v, want ErrUnknownKey", name, err)
+			}
+			if err := provider(s).CheckSigningKeys(ctx); !errors.Is(err, seal.ErrUnknownKey) {
+				t.Errorf("%s: CheckSigningKeys error %v, want ErrUnknownKey", name, err)
+			}
+		}
+		must(t, "CheckSigningKeys with the secret", provider(sealer(secretA)).CheckSigningKeys(ctx))
+		if _, _, err := provider(nil).ResealSigningKeys(ctx); err == nil {
+			t.Error("reseal without a secret succeeded")
+		}
+
+		// Rotating the secret: B current, A previous opens; resealing moves
+		// every key to B, after which A can go.
+		pb := provider(sealer(secretB, secretA))
+		want := jwks(pb)
+		if n, unchanged, err := pb.ResealSigningKeys(ctx); err != nil || n != 2 || unchanged != 0 {
+			t.Fatalf("reseal to B: %d, %d, %v", n, unchanged, err)
+		}
+		if got := jwks(provider(sealer(secretB))); got != want {
+			t.Fatalf("JWKS after moving to secret B:\n%s\n%s", want, got)
+		}
+
+		// A sealed value copied onto another key's row does not open.
+		rows := stored()
+		_, err = db.sql.Exec(`UPDATE signing_keys SET private_key = $1 WHERE app_id = $2 AND id = $3`, rows[kid2], app.ID, kid1)
+		must(t, "swap", err)
+		if _, err := provider(sealer(secretB)).JWKS(ctx); !errors.Is(err, seal.ErrCorrupt) {
+			t.Errorf("moved value: JWKS error %v, want ErrCorrupt", err)
+		}
+	})
+}
+
+// mustAccountID creates an account in app and returns its id.
+func mustAccountID(t *testing.T, db *DB, app *Application) string {
+	t.Helper()
+	p := store.New(db.Backend(app.ID), store.Options{Application: app.Name, Hasher: password.NewHasher(password.InsecureFastParams)})
+	acc, err := p.CreateAccount(context.Background(), identity.AccountCreate{Username: "sealer-" + ids.RandomString(6), Password: "a long enough password"})
+	must(t, "create account", err)
+	return acc.ID
 }

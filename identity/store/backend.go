@@ -74,11 +74,16 @@ type Backend interface {
 	// ExpiresAt after now, by RevokedAt, at most limit.
 	RevokedSince(ctx context.Context, since, now time.Time, limit int) ([]identity.Revocation, error)
 	TokenRevoked(ctx context.Context, tokenID string, now time.Time) (bool, error)
-	// SigningKeys returns the keys not yet past their RetireAt, newest first.
+	// SigningKeys returns the keys not yet past their RetireAt, newest first;
+	// with the zero time, every key.
 	SigningKeys(ctx context.Context, now time.Time) ([]SigningKeyRecord, error)
 	// RotateSigningKey stores k as the current key and sets RetireAt of every
 	// other key without one to retireAt, in one transaction.
 	RotateSigningKey(ctx context.Context, k SigningKeyRecord, retireAt time.Time) error
+	// ReplaceSigningKeyPrivate replaces the stored private part of key id
+	// if it is still old, and reports whether it was (a concurrent resealer
+	// may have got there first). Errors: ErrNotFound.
+	ReplaceSigningKeyPrivate(ctx context.Context, id string, old, new []byte) (bool, error)
 }
 
 // AccountRecord is an account as stored: the domain fields plus the password
@@ -108,7 +113,7 @@ type GroupRecord struct {
 // SigningKeyRecord is a token signing key as stored.
 type SigningKeyRecord struct {
 	ID         string
-	PrivateKey []byte // PKCS#8 DER
+	PrivateKey []byte // PKCS#8 DER, or that sealed (package seal)
 	CreatedAt  time.Time
 	RetireAt   time.Time // zero while the key is current
 }

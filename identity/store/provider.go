@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/identity/apikey"
 	"github.com/gatehouse-id/gatehouse/identity/ids"
 	"github.com/gatehouse-id/gatehouse/identity/password"
+	"github.com/gatehouse-id/gatehouse/identity/seal"
 	"github.com/gatehouse-id/gatehouse/identity/token"
 )
 
@@ -40,6 +41,11 @@ type Options struct {
 	// MaxTokenTTL bounds requested lifetimes, and is how long a rotated-out
 	// signing key stays published. Default 24 h.
 	MaxTokenTTL time.Duration
+	// Sealer encrypts the private parts of signing keys at rest; keys it
+	// cannot open (sealed with another secret) fail to load. Default nil:
+	// new keys are stored in the clear. Keys stored in the clear load
+	// either way; ResealSigningKeys seals them.
+	Sealer *seal.Sealer
 	// Logger receives operational messages (never secrets). Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/ids"
+	"github.com/gatehouse-id/gatehouse/identity/seal"
 	"github.com/gatehouse-id/gatehouse/identity/token"
 )
 
@@ -175,7 +178,13 @@ func (p *Provider) rotateLocked(ctx context.Context, overlap time.Duration) (tok
 	if err != nil {
 		return token.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
 	}
-	rec := SigningKeyRecord{ID: k.ID, PrivateKey: k.MarshalPrivate(), CreatedAt: now}
+	priv := k.MarshalPrivate()
+	if p.opts.Sealer != nil {
+		if priv, err = p.opts.Sealer.Seal(priv, []byte(k.ID)); err != nil {
+			return token.SigningKey{}, err
+		}
+	}
+	rec := SigningKeyRecord{ID: k.ID, PrivateKey: priv, CreatedAt: now}
 	if err := p.b.RotateSigningKey(ctx, rec, now.Add(overlap+keyCacheTTL)); err != nil {
 		return token.SigningKey{}, err
 	}
@@ -206,9 +215,9 @@ func (p *Provider) signingKeys(ctx context.Context) ([]token.SigningKey, error) 
 	}
 	keys := make([]token.SigningKey, 0, len(recs))
 	for _, r := range recs {
-		priv, err := token.ParsePrivate(r.PrivateKey)
+		priv, _, err := p.parsePrivate(r)
 		if err != nil {
-			return nil, fmt.Errorf("parse signing key %s: %w", r.ID, err)
+			return nil, err
 		}
 		keys = append(keys, token.SigningKey{ID: r.ID, Private: priv, CreatedAt: r.CreatedAt, RetireAt: r.RetireAt})
 	}
@@ -217,4 +226,83 @@ func (p *Provider) signingKeys(ctx context.Context) ([]token.SigningKey, error) 
 	}
 	p.keys, p.keysLoaded = keys, now
 	return keys, nil
+}
+
+// parsePrivate reads a stored private key, opening it first if it is sealed.
+func (p *Provider) parsePrivate(r SigningKeyRecord) (ed25519.PrivateKey, []byte, error) {
+	der := r.PrivateKey
+	if seal.IsSealed(der) {
+		var err error
+		if der, err = p.opts.Sealer.Open(der, []byte(r.ID)); err != nil {
+			return nil, nil, fmt.Errorf("signing key %s: %w", r.ID, err)
+		}
+	}
+	priv, err := token.ParsePrivate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse signing key %s: %w", r.ID, err)
+	}
+	return priv, der, nil
+}
+
+// CheckSigningKeys loads every published signing key without creating
+// one, so that a key this process cannot open (sealed with a secret it does
+// not hold) is found at start-up rather than by the first token request.
+// Errors wrap seal.ErrUnknownKey or seal.ErrCorrupt for such keys.
+func (p *Provider) CheckSigningKeys(ctx context.Context) error {
+	recs, err := p.b.SigningKeys(ctx, p.now())
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if _, _, err := p.parsePrivate(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ResealSigningKeys seals with the Sealer's current secret every stored
+// private key that is not already sealed with it: those stored in the
+// clear before a secret was configured, and those sealed with a previous
+// secret. Retired keys are resealed too; they sign nothing any more, but a
+// copy of the database should not hold them in the clear either. It
+// returns how many keys it resealed and how many it left as they were.
+// Running it twice, or on two hosts at once, is harmless.
+func (p *Provider) ResealSigningKeys(ctx context.Context) (resealed, unchanged int, err error) {
+	if p.opts.Sealer == nil {
+		return 0, 0, errors.New("reseal signing keys: no encryption key is configured")
+	}
+	recs, err := p.b.SigningKeys(ctx, time.Time{})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, r := range recs {
+		if p.opts.Sealer.Current(r.PrivateKey) {
+			unchanged++
+			continue
+		}
+		// Opening and parsing first: a key that does not open is an error
+		// to report, not a value to seal again.
+		_, der, err := p.parsePrivate(r)
+		if err != nil {
+			return resealed, unchanged, err
+		}
+		sealed, err := p.opts.Sealer.Seal(der, []byte(r.ID))
+		if err != nil {
+			return resealed, unchanged, err
+		}
+		ok, err := p.b.ReplaceSigningKeyPrivate(ctx, r.ID, r.PrivateKey, sealed)
+		if err != nil {
+			return resealed, unchanged, err
+		}
+		if ok {
+			resealed++
+		} else {
+			unchanged++ // another resealer got there first
+		}
+	}
+	p.keysMu.Lock()
+	p.keysLoaded = time.Time{}
+	p.keysMu.Unlock()
+	return resealed, unchanged, nil
 }
