@@ -24,6 +24,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/mock"
+	"github.com/gatehouse-id/gatehouse/identity/seal"
 )
 
 // Config is the whole configuration of the gatehouse command. Every leaf
@@ -37,6 +38,7 @@ type Config struct {
 	Server      ServerConfig     `mapstructure:"server"`
 	Identity    IdentityConfig   `mapstructure:"identity"`
 	Tokens      TokensConfig     `mapstructure:"tokens"`
+	Encryption  EncryptionConfig `mapstructure:"encryption"`
 	Cache       CacheConfig      `mapstructure:"cache"`
 	Password    PasswordConfig   `mapstructure:"password"`
 	CustomData  CustomDataConfig `mapstructure:"custom_data"`
@@ -149,6 +151,31 @@ type TokensConfig struct {
 	// RevocationPoll is how often the API polls the provider for
 	// revocations made elsewhere.
 	RevocationPoll time.Duration `mapstructure:"revocation_poll"`
+}
+
+// EncryptionConfig holds the secrets that encrypt token signing keys in the
+// database (package seal), for every process that opens it: the API server
+// with the local provider, the directory, and the CLI commands.
+type EncryptionConfig struct {
+	// Key seals new signing keys and opens sealed ones; empty stores them
+	// in the clear.
+	Key string `mapstructure:"key"`
+	// PreviousKeys only open: the keys replaced by Key, until
+	// `directory keys reseal` has moved every signing key to Key.
+	PreviousKeys []string `mapstructure:"previous_keys"`
+}
+
+// sealer returns the Sealer of the configured keys, nil when there is no
+// key. Validate has checked the keys.
+func (c EncryptionConfig) sealer() *seal.Sealer {
+	if c.Key == "" {
+		return nil
+	}
+	s, err := seal.New(c.Key, c.PreviousKeys...)
+	if err != nil {
+		return nil
+	}
+	return s
 }
 
 // CacheConfig configures the credential cache of the API server
@@ -282,6 +309,8 @@ var defaults = []struct {
 	{"tokens.issuer", "gatehouse"},
 	{"tokens.scopes", []string{}},
 	{"tokens.revocation_poll", "5s"},
+	{"encryption.key", ""},
+	{"encryption.previous_keys", []string{}},
 	{"cache.enabled", true},
 	{"cache.max_entries", 100_000},
 	{"cache.ttl", "60s"},
@@ -710,6 +739,15 @@ func (c *Config) Validate() error {
 		}
 		seen[s] = true
 	}
+	// The messages name lengths and positions, never the secrets.
+	switch e := c.Encryption; {
+	case e.Key == "" && len(e.PreviousKeys) > 0:
+		bad("encryption.previous_keys", "need encryption.key: previous keys only open what was sealed before the current one")
+	case e.Key != "":
+		if _, err := seal.New(e.Key, e.PreviousKeys...); err != nil {
+			bad("encryption.key", "%v", err)
+		}
+	}
 
 	if r := c.Regulation; r.Enabled {
 		if r.PairMaxFailures < 1 || r.PairMaxFailures > 1000 {
@@ -940,6 +978,14 @@ func (c *Config) settings() map[string]any {
 	if out["identity.remote.api_key_secret"] != "" {
 		out["identity.remote.api_key_secret"] = redacted
 	}
+	if out["encryption.key"] != "" {
+		out["encryption.key"] = redacted
+	}
+	previous := make([]string, len(c.Encryption.PreviousKeys))
+	for i := range previous {
+		previous[i] = redacted
+	}
+	out["encryption.previous_keys"] = previous
 	out["identity.local.database"] = redactDSN(c.Identity.Local.Database)
 	out["regulation.redis_url"] = redactDSN(c.Regulation.RedisURL)
 	out["directory.database"] = redactDSN(c.Directory.Database)

@@ -35,6 +35,7 @@ var wantDefaults = Config{
 		Mock:     MockConfig{Accounts: []mock.Account{}},
 	},
 	Tokens:     TokensConfig{TTL: 10 * time.Minute, Issuer: "gatehouse", Scopes: []string{}, RevocationPoll: 5 * time.Second},
+	Encryption: EncryptionConfig{PreviousKeys: []string{}},
 	Cache:      CacheConfig{Enabled: true, MaxEntries: 100_000, TTL: time.Minute, StaleTTL: 5 * time.Minute},
 	Password:   PasswordConfig{MinLength: 12, MaxLength: 128},
 	CustomData: CustomDataConfig{MaxBytes: 65536, MaxDepth: 32},
@@ -137,6 +138,9 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		{"tokens.issuer", "https://auth.example.com", "https://auth.example.com"},
 		{"tokens.scopes", "read, write", []string{"read", "write"}},
 		{"tokens.revocation_poll", "2s", 2 * time.Second},
+		{"encryption.key", "a secret of thirty-two bytes or more", "a secret of thirty-two bytes or more"},
+		{"encryption.previous_keys", "an older secret of thirty-two bytes, another older secret of 32 bytes",
+			[]string{"an older secret of thirty-two bytes", "another older secret of 32 bytes"}},
 		{"cache.enabled", "false", false},
 		{"cache.max_entries", "5000", 5000},
 		{"cache.ttl", "30s", 30 * time.Second},
@@ -413,6 +417,8 @@ func TestBadValuesFromEnvironment(t *testing.T) {
 		{"GATEHOUSE_IDENTITY_PROVIDER", "ldap", "config: identity.provider: must be one of local, remote, mock"},
 		{"GATEHOUSE_IDENTITY_MOCK_ACCOUNTS", `{"username":"a"}`, "config: identity.mock.accounts: must be a list of accounts"},
 		{"GATEHOUSE_IDENTITY_MOCK_FAST_HASHING", "maybe", "config: identity.mock.fast_hashing: cannot parse"},
+		{"GATEHOUSE_ENCRYPTION_KEY", "hunter2-but-longer", "config: encryption.key: the encryption key is 18 bytes; it must be at least 32"},
+		{"GATEHOUSE_ENCRYPTION_PREVIOUS_KEYS", "an older secret of thirty-two bytes", "config: encryption.previous_keys: need encryption.key"},
 	}
 	for _, tt := range tests {
 		r := gatehouse(t, env{tt.env: tt.value}, "", "config", "show")
@@ -420,8 +426,14 @@ func TestBadValuesFromEnvironment(t *testing.T) {
 			t.Errorf("%s=%s: err = %v, want %q", tt.env, tt.value, r.err, tt.want)
 		}
 	}
+	// A previous key that is too short is named by its place, not shown.
+	r := gatehouse(t, env{"GATEHOUSE_ENCRYPTION_KEY": "a secret of thirty-two bytes or more",
+		"GATEHOUSE_ENCRYPTION_PREVIOUS_KEYS": "an older secret of thirty-two bytes,tiny-old-secret"}, "", "config", "show")
+	if r.err == nil || !strings.Contains(r.err.Error(), "previous encryption key 2 is 15 bytes") || strings.Contains(r.err.Error(), "tiny-old-secret") {
+		t.Errorf("short previous key: err = %v", r.err)
+	}
 
-	r := gatehouse(t, env{"GATEHOUSE_TOKENS_TTL": "48h", "GATEHOUSE_LOG_FORMAT": "xml"}, "", "config", "show")
+	r = gatehouse(t, env{"GATEHOUSE_TOKENS_TTL": "48h", "GATEHOUSE_LOG_FORMAT": "xml"}, "", "config", "show")
 	if r.err == nil || !strings.Contains(r.err.Error(), "tokens.ttl") || !strings.Contains(r.err.Error(), "log.format") {
 		t.Errorf("both problems should be reported: %v", r.err)
 	}
@@ -544,6 +556,8 @@ func TestConfigShowRedactsSecrets(t *testing.T) {
 		"GATEHOUSE_DIRECTORY_DATABASE":             "postgres://gatehouse@db/directory?password=dir-s3cret",
 		"GATEHOUSE_REGULATION_REDIS_URL":           "redis://:redis-s3cret@cache:6379/0",
 		"GATEHOUSE_IDENTITY_MOCK_ACCOUNTS":         `[{"username":"alice","password":"mock-s3cret-password"}]`,
+		"GATEHOUSE_ENCRYPTION_KEY":                 "encryption-s3cret-of-32-bytes-or-more",
+		"GATEHOUSE_ENCRYPTION_PREVIOUS_KEYS":       "previous-encryption-s3cret-of-32-bytes",
 	}
 	for _, format := range []string{"table", "json"} {
 		r := mustRun(t, e, "", "config", "show", "-o", format)

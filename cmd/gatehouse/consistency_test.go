@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -27,6 +28,8 @@ type cliCase struct {
 	// runs none.
 	tableArgs []string
 	skipTable bool
+	// env is added to the environment of both runs.
+	env env
 }
 
 // notPrinting are the commands that print no data, and so have no JSON
@@ -36,8 +39,8 @@ var notPrinting = []string{"serve", "directory serve", "healthcheck", "completio
 
 // consistencyCases drives every command that prints data, in an order
 // where each finds what it needs. importCSV and importCSV2 are files of
-// two accounts each.
-func consistencyCases(importCSV, importCSV2 string) []cliCase {
+// two accounts each; sideDB is a SQLite path no server uses.
+func consistencyCases(importCSV, importCSV2, sideDB string) []cliCase {
 	const pw = "correct horse battery\n"
 	account := []string{"id", "username", "status", "created_at", "modified_at", "password_modified_at"}
 	return []cliCase{
@@ -83,6 +86,10 @@ func consistencyCases(importCSV, importCSV2 string) []cliCase {
 		{args: []string{"directory", "redirect-uris", "list", "--application", "shop"}, fields: []string{"application", "items"}},
 		{args: []string{"directory", "redirect-uris", "remove", "https://shop.example.com/login/callback", "--application", "shop"},
 			fields: []string{"application", "removed"}, tableArgs: []string{"directory", "redirect-uris", "remove", "https://shop2.example.com/login/callback", "--application", "shop"}},
+		// On a database of its own: resealing the running directory's keys
+		// with a secret it does not have would break it.
+		{args: []string{"directory", "keys", "reseal", "--database", sideDB}, fields: []string{"applications", "resealed", "unchanged"},
+			env: env{"GATEHOUSE_ENCRYPTION_KEY": "an encryption key of 32 bytes or more"}},
 	}
 }
 
@@ -99,6 +106,7 @@ var errorCases = []errorCase{
 	{args: []string{"accounts"}, exit: exitUsage},
 	{args: []string{"accounts", "lsit"}, exit: exitUsage},
 	{args: []string{"directory", "keys", "bogus"}, exit: exitUsage},
+	{args: []string{"directory", "keys", "reseal"}, exit: exitUsage}, // no encryption.key
 	{args: []string{"accounts", "show"}, exit: exitUsage},
 	{args: []string{"accounts", "show", "a", "b"}, exit: exitUsage},
 	{args: []string{"accounts", "list", "--bogus"}, exit: exitUsage},
@@ -156,7 +164,7 @@ func TestCommandsConsistent(t *testing.T) {
 	ms := bcryptMigrants(t, 1)
 	csv1 := writeFile(t, "one.csv", "username,password_hash\nimported0,"+ms[0].hash+"\nimported1,"+ms[0].hash+"\n")
 	csv2 := writeFile(t, "two.csv", "username,password_hash\nimported2,"+ms[0].hash+"\nimported3,"+ms[0].hash+"\n")
-	cases := consistencyCases(csv1, csv2)
+	cases := consistencyCases(csv1, csv2, filepath.Join(t.TempDir(), "side.db"))
 
 	for _, setup := range []struct {
 		name string
@@ -176,7 +184,9 @@ func TestCommandsConsistent(t *testing.T) {
 			for _, c := range cases {
 				args := fill(c.args, saved)
 				name := strings.Join(args, " ")
-				r := gatehouse(t, e, c.stdin, append(args, "-o", "json")...)
+				ce := maps.Clone(e)
+				maps.Copy(ce, c.env)
+				r := gatehouse(t, ce, c.stdin, append(args, "-o", "json")...)
 				if r.err != nil {
 					t.Fatalf("%s -o json: %v\n%s", name, r.err, r.stderr)
 				}
@@ -204,7 +214,7 @@ func TestCommandsConsistent(t *testing.T) {
 					targs = c.tableArgs
 				}
 				targs = fill(targs, saved)
-				r = gatehouse(t, e, c.stdin, targs...)
+				r = gatehouse(t, ce, c.stdin, targs...)
 				if r.err != nil {
 					t.Fatalf("%s: %v\n%s", strings.Join(targs, " "), r.err, r.stderr)
 				}
@@ -268,7 +278,7 @@ func commandPaths(c *cobra.Command) []string {
 func TestConsistencyCoversEveryCommand(t *testing.T) {
 	a := &app{getenv: env{}.getenv, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
 	covered := map[string]bool{}
-	for _, c := range consistencyCases("x.csv", "y.csv") {
+	for _, c := range consistencyCases("x.csv", "y.csv", "z.db") {
 		for n := len(c.args); n > 0; n-- {
 			covered[strings.Join(c.args[:n], " ")] = true
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/directory"
 	"github.com/gatehouse-id/gatehouse/identity/sqlstore"
+	"github.com/gatehouse-id/gatehouse/identity/store"
 )
 
 // purgeInterval is how often the directory deletes records nothing needs
@@ -95,6 +96,17 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 	// its name as the tokens' audience, so no application is set here.
 	opts := storeOptions(cfg, logger)
 	opts.Application = ""
+	apps, err := db.Applications(ctx)
+	if err != nil {
+		return fmt.Errorf("directory.database %s: %w", redactDSN(cfg.Directory.Database), describe(err))
+	}
+	for _, app := range apps {
+		aopts := opts
+		aopts.Application = app.Name
+		if err := checkSigningKeys(ctx, store.New(db.Backend(app.ID), aopts), fmt.Sprintf("directory.database (application %q)", app.Name)); err != nil {
+			return err
+		}
+	}
 	trusted, err := parseTrustedProxies(cfg.Directory.TrustedProxies)
 	if err != nil {
 		return fmt.Errorf("config: directory.trusted_proxies: %w", err)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-id/gatehouse/identity"
+	"github.com/gatehouse-id/gatehouse/identity/seal"
 	"github.com/gatehouse-id/gatehouse/identity/sqlstore"
 	"github.com/gatehouse-id/gatehouse/identity/store"
 )
@@ -39,12 +41,30 @@ type dirApp struct {
 // and --database, opens the database and finds the application (without
 // creating it: a misspelt name must not make a new one), runs fn and closes
 // the database.
+func (a *app) withDirectoryApp(cmd *cobra.Command, fn func(ctx context.Context, d dirApp) error) error {
+	return a.withDirectoryDB(cmd, func(ctx context.Context, cfg *Config, db *sqlstore.DB) error {
+		app, err := db.Application(ctx, cfg.Application, false)
+		if errors.Is(err, identity.ErrNotFound) {
+			return &cliError{err: err, msg: fmt.Sprintf("application %q does not exist in %s; bootstrap creates it (not_found)",
+				cfg.Application, redactDSN(cfg.Directory.Database))}
+		}
+		if err != nil {
+			return fmt.Errorf("application %q in %s: %w", cfg.Application, redactDSN(cfg.Directory.Database), describe(err))
+		}
+		return fn(ctx, dirApp{cfg: cfg, db: db, app: app})
+	})
+}
+
+// withDirectoryDB loads the configuration with the command's --application
+// and --database, opens the database, runs fn and closes the database.
 //
 // The flags are bound here, when the command runs, not when it is built:
 // viper keeps one flag per key, and directory bootstrap binds its own
 // --application to the same key.
-func (a *app) withDirectoryApp(cmd *cobra.Command, fn func(ctx context.Context, d dirApp) error) (err error) {
-	a.bind("application", cmd.Flags(), "application")
+func (a *app) withDirectoryDB(cmd *cobra.Command, fn func(ctx context.Context, cfg *Config, db *sqlstore.DB) error) (err error) {
+	if cmd.Flags().Lookup("application") != nil {
+		a.bind("application", cmd.Flags(), "application")
+	}
 	a.bind("directory.database", cmd.Flags(), "database")
 	cfg, _, err := a.load(cmd)
 	if err != nil {
@@ -60,21 +80,13 @@ func (a *app) withDirectoryApp(cmd *cobra.Command, fn func(ctx context.Context, 
 			err = errors.Join(err, fmt.Errorf("close directory.database: %w", cerr))
 		}
 	}()
-	app, err := db.Application(ctx, cfg.Application, false)
-	if errors.Is(err, identity.ErrNotFound) {
-		return &cliError{err: err, msg: fmt.Sprintf("application %q does not exist in %s; bootstrap creates it (not_found)",
-			cfg.Application, redactDSN(cfg.Directory.Database))}
-	}
-	if err != nil {
-		return fmt.Errorf("application %q in %s: %w", cfg.Application, redactDSN(cfg.Directory.Database), describe(err))
-	}
-	return describe(fn(ctx, dirApp{cfg: cfg, db: db, app: app}))
+	return describe(fn(ctx, cfg, db))
 }
 
 func (a *app) directoryKeysCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
-		Short: "List and rotate the keys that sign an application's access tokens",
+		Short: "List, rotate and reseal the keys that sign an application's access tokens",
 		Long: `The keys that sign an application's access tokens, in the directory's
 database (directory.database, or --database). Verifiers (API servers, and
 anyone reading the application's JWKS) accept a token while the key that
@@ -82,9 +94,92 @@ signed it is published.
 
 These commands work on the database directly, like bootstrap: run them
 where it can be reached. For an API server with the local provider, give
-its database: --database "$GATEHOUSE_IDENTITY_LOCAL_DATABASE".`,
+its database: --database "$GATEHOUSE_IDENTITY_LOCAL_DATABASE".
+
+With encryption.key set, the keys' private parts are encrypted in the
+database; reseal encrypts those stored before.`,
 	}
-	cmd.AddCommand(a.keysListCommand(), a.keysRotateCommand())
+	cmd.AddCommand(a.keysListCommand(), a.keysRotateCommand(), a.keysResealCommand())
+	return cmd
+}
+
+// checkSigningKeys loads p's signing keys, so that one encrypted with a key
+// this process does not have (encryption.key unset or different) stops
+// start-up with a configuration error rather than failing token requests.
+// where names the database's configuration key.
+func checkSigningKeys(ctx context.Context, p *store.Provider, where string) error {
+	err := p.CheckSigningKeys(ctx)
+	if errors.Is(err, seal.ErrUnknownKey) || errors.Is(err, seal.ErrCorrupt) {
+		return usagef("config: encryption.key: cannot decrypt the token signing keys in %s: %w", where, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: signing keys: %w", where, err)
+	}
+	return nil
+}
+
+// resealView is what keys reseal prints.
+type resealView struct {
+	Applications int `json:"applications"`
+	Resealed     int `json:"resealed"`
+	Unchanged    int `json:"unchanged"`
+}
+
+func (a *app) keysResealCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "reseal [--database DSN]",
+		Short: "Encrypt every signing key of the database with encryption.key",
+		Long: `Encrypt the private part of every signing key in the database, of every
+application, retired keys included, with encryption.key: the keys stored in
+the clear before encryption.key was set, and those encrypted with one of
+encryption.previous_keys. Keys already encrypted with encryption.key are
+left as they are, so running it again, or on two hosts at once, is harmless.
+
+To start encrypting: set encryption.key on every process that opens the
+database, restart them, then run reseal. To change the key: make the old
+one the only entry of encryption.previous_keys and the new one
+encryption.key everywhere, restart, run reseal, then remove the previous
+key. A process without the key that encrypted a signing key cannot load it.
+
+JSON: {"applications", "resealed", "unchanged"}.`,
+		Example: `  GATEHOUSE_ENCRYPTION_KEY="$(cat /run/secrets/gatehouse-encryption-key)" gatehouse directory keys reseal
+  gatehouse directory keys reseal --database gatehouse.db   # the local provider's store`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withDirectoryDB(cmd, func(ctx context.Context, cfg *Config, db *sqlstore.DB) error {
+				if cfg.Encryption.Key == "" {
+					return usagef("encryption.key is not set: there is nothing to encrypt with (GATEHOUSE_ENCRYPTION_KEY)")
+				}
+				apps, err := db.Applications(ctx)
+				if err != nil {
+					return err
+				}
+				v := resealView{Applications: len(apps)}
+				for _, app := range apps {
+					opts := storeOptions(cfg, nil)
+					opts.Application = app.Name
+					n, unchanged, err := store.New(db.Backend(app.ID), opts).ResealSigningKeys(ctx)
+					v.Resealed += n
+					v.Unchanged += unchanged
+					if errors.Is(err, seal.ErrUnknownKey) || errors.Is(err, seal.ErrCorrupt) {
+						return usagef("application %q: %w; is the key that encrypted it in encryption.previous_keys? (%d keys resealed before this)", app.Name, err, v.Resealed)
+					}
+					if err != nil {
+						return fmt.Errorf("application %q: %w (%d keys resealed before this)", app.Name, err, v.Resealed)
+					}
+				}
+				if a.output == outputJSON {
+					return a.printJSON(v)
+				}
+				return a.fields(
+					[2]string{"Applications", strconv.Itoa(v.Applications)},
+					[2]string{"Resealed", strconv.Itoa(v.Resealed)},
+					[2]string{"Unchanged", strconv.Itoa(v.Unchanged)},
+				)
+			})
+		},
+	}
+	cmd.Flags().String("database", "", "the SQL database: a SQLite path or a postgres:// DSN (overrides directory.database; give identity.local.database for an API server with the local provider)")
 	return cmd
 }
 

@@ -120,6 +120,7 @@ func storeOptions(cfg *Config, logger *slog.Logger) store.Options {
 			CustomDataMaxDepth: cfg.CustomData.MaxDepth,
 		},
 		TokenTTL: cfg.Tokens.TTL,
+		Sealer:   cfg.Encryption.sealer(),
 		Logger:   logger,
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/cache"
 	"github.com/gatehouse-id/gatehouse/identity/regulate"
+	"github.com/gatehouse-id/gatehouse/identity/store"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -62,6 +63,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 			err = errors.Join(err, fmt.Errorf("close provider: %w", cerr))
 		}
 	}()
+	if sp, ok := p.(*store.Provider); ok {
+		if err := checkSigningKeys(ctx, sp, "identity.local.database"); err != nil {
+			return err
+		}
+	}
 
 	// Metrics wrap the provider before the other decorators, so that they
 	// count the calls that reach it, not those the cache answers.
