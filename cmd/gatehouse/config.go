@@ -153,9 +153,11 @@ type TokensConfig struct {
 	RevocationPoll time.Duration `mapstructure:"revocation_poll"`
 }
 
-// EncryptionConfig holds the secrets that encrypt token signing keys in the
-// database (package seal), for every process that opens it: the API server
-// with the local provider, the directory, and the CLI commands.
+// EncryptionConfig holds the deployment's secret: it encrypts token signing
+// keys in the database (package seal), for every process that opens it
+// (the API server with the local provider, the directory, the CLI), and
+// signs the hosted pages' forms and sessions, so that replicas accept each
+// other's.
 type EncryptionConfig struct {
 	// Key seals new signing keys and opens sealed ones; empty stores them
 	// in the clear.
@@ -176,6 +178,16 @@ func (c EncryptionConfig) sealer() *seal.Sealer {
 		return nil
 	}
 	return s
+}
+
+// pagesKey is the key of the hosted pages' forms and sessions, derived from
+// Key so that replicas sharing the secret accept each other's forms; nil
+// (a random key per process) when there is no Key.
+func (c EncryptionConfig) pagesKey() []byte {
+	if c.Key == "" {
+		return nil
+	}
+	return seal.Subkey(c.Key, "hosted pages")
 }
 
 // CacheConfig configures the credential cache of the API server

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -608,5 +609,22 @@ func TestVersion(t *testing.T) {
 	var v map[string]string
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || v["version"] != "dev" || v["go"] == "" {
 		t.Errorf("version -o json: %q (%v)", r.stdout, err)
+	}
+}
+
+// TestPagesKey: the hosted pages' key comes from encryption.key (the same
+// on every replica that shares it, and not the secret itself), and is nil,
+// a key per process, without one.
+func TestPagesKey(t *testing.T) {
+	if k := (EncryptionConfig{}).pagesKey(); k != nil {
+		t.Fatalf("pages key without encryption.key: %x", k)
+	}
+	a := EncryptionConfig{Key: "a secret of thirty-two bytes or more"}
+	k := a.pagesKey()
+	if len(k) != 32 || !bytes.Equal(k, a.pagesKey()) || bytes.Contains([]byte(a.Key), k[:8]) {
+		t.Fatalf("pages key %x", k)
+	}
+	if bytes.Equal(k, (EncryptionConfig{Key: "another secret of thirty-two bytes"}).pagesKey()) {
+		t.Fatal("two secrets give one pages key")
 	}
 }

@@ -145,6 +145,7 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 		// addresses: they get the pair limit the API servers apply.
 		PageProvider: pageProvider,
 		IPExtractor:  api.IPExtractor(trusted),
+		PagesKey:     cfg.Encryption.pagesKey(),
 	}, tenant, logger)
 
 	pctx, stopPurge := context.WithCancel(ctx)

@@ -9,8 +9,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -129,4 +134,74 @@ func TestEncryptedSigningKeysEndToEnd(t *testing.T) {
 	expectStatus(t, "new token, key B", a, 200)
 	expectStatus(t, "new token works", p.do(t, call{path: "/api/resource", auth: "Bearer " + jsonField(t, a.body, "token")}), 200, "Hello, alice!")
 	p.stop(t)
+}
+
+// TestPagesAcrossDirectoryReplicas: two directory processes on one
+// database, as behind a load balancer. With encryption.key set on both,
+// the hosted login form one serves is accepted by the other; without it,
+// each process has its own key and the form is refused (sticky sessions
+// needed).
+func TestPagesAcrossDirectoryReplicas(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want int
+	}{
+		{"shared encryption.key", []string{"GATEHOUSE_ENCRYPTION_KEY=the deployment's secret of 32 bytes or more"}, http.StatusSeeOther},
+		{"no key", nil, http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			apiAddr := freeAddr(t)
+			callback := "http://" + apiAddr + "/login/callback"
+			dirEnv := append([]string{"GATEHOUSE_DIRECTORY_DATABASE=" + filepath.Join(dir, "directory.db")}, tc.env...)
+			out := runBinary(t, dir, []string{"directory", "bootstrap", "--application", "webapp", "--redirect-uri", callback}, dirEnv...)
+			a := startBinary(t, dir, []string{"directory", "serve"}, dirEnv...)
+			b := startBinary(t, dir, []string{"directory", "serve"}, dirEnv...)
+			api := startBinary(t, dir, []string{"serve"}, append([]string{
+				"GATEHOUSE_IDENTITY_PROVIDER=remote", "GATEHOUSE_IDENTITY_REMOTE_URL=" + a.base,
+				"GATEHOUSE_APPLICATION=webapp", "GATEHOUSE_SERVER_ADDR=" + apiAddr,
+				"GATEHOUSE_LOGIN_PUBLIC_URL=http://" + apiAddr,
+			}, strings.Split(strings.TrimSpace(out), "\n")...)...)
+			expectStatus(t, "register", api.do(t, call{method: "POST", path: "/api/users", contentType: "application/json",
+				body: `{"username":"alice","password":"correct horse battery"}`}), 201)
+
+			// One browser (cookies are not per port): the page from a, the
+			// form posted to b.
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := c.Get(api.base + "/login")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			page := resp.Header.Get("Location")
+			if !strings.HasPrefix(page, a.base+"/idsite/login?request=") {
+				t.Fatalf("GET /login: %d %s", resp.StatusCode, page)
+			}
+			resp, err = c.Get(page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(body)
+			if resp.StatusCode != http.StatusOK || m == nil {
+				t.Fatalf("login page: %d", resp.StatusCode)
+			}
+			u, _ := url.Parse(page)
+			resp, err = c.PostForm(b.base+"/idsite/login", url.Values{"csrf_token": {string(m[1])}, "request": {u.Query().Get("request")},
+				"login": {"alice"}, "password": {"correct horse battery"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("form from replica a posted to b: %d, want %d", resp.StatusCode, tc.want)
+			}
+			if tc.want == http.StatusSeeOther && !strings.HasPrefix(resp.Header.Get("Location"), callback+"?") {
+				t.Fatalf("login at b redirects to %q", resp.Header.Get("Location"))
+			}
+		})
+	}
 }

@@ -95,6 +95,7 @@ func hostedLogin(ctx context.Context, cfg *Config, p identity.Provider, logger *
 		// Behind a proxy that ends TLS the request itself is plain HTTP;
 		// an https address of the pages says the browser's side is not.
 		SecureCookies: strings.HasPrefix(strings.ToLower(out.PagesURL), "https://"),
+		Key:           cfg.Encryption.pagesKey(),
 		Logger:        logger.With("component", "idsite"),
 	})
 	if err != nil {

@@ -49,6 +49,11 @@ type Config struct {
 	// X-Forwarded-For from trusted proxies only (api.IPExtractor).
 	// Default: the connection's peer.
 	IPExtractor echo.IPExtractor
+	// PagesKey signs the hosted pages' CSRF tokens and page sessions (at
+	// least 32 bytes; New panics on a shorter one). Replicas behind one load balancer need the same key,
+	// or a form loaded from one and posted to another is refused. Default:
+	// random for each process (then replicas need sticky sessions).
+	PagesKey []byte
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }

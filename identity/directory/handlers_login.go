@@ -177,8 +177,8 @@ func (s *server) consumeLoginAssertion(c echo.Context) error {
 // attempts, and through Config.PageProvider, with the browser's address
 // (Config.IPExtractor) as the client IP.
 //
-// The pages' CSRF key is made for each process: behind a load balancer,
-// several directory replicas need sticky sessions for the pages.
+// The pages' CSRF tokens and sessions are signed with Config.PagesKey, or
+// a key made for each process when it is not set.
 func (s *server) mountPages(e *echo.Echo) {
 	h, err := idsite.New(idsite.Config{
 		Resolve: func(ctx context.Context, appID string) (identity.Provider, error) {
@@ -194,6 +194,7 @@ func (s *server) mountPages(e *echo.Echo) {
 			}
 			return p, nil
 		},
+		Key:        s.cfg.PagesKey,
 		SessionTTL: 15 * time.Minute,
 		// Behind a proxy that ends TLS the request itself is plain HTTP;
 		// an https base URL says the browser's side is not.
@@ -202,7 +203,8 @@ func (s *server) mountPages(e *echo.Echo) {
 		Now:           s.cfg.Now,
 	})
 	if err != nil {
-		// The templates are embedded: only a broken build gets here.
+		// The templates are embedded: only a broken build, or a PagesKey
+		// shorter than its documented minimum, gets here.
 		panic(err)
 	}
 	wrapped := echo.WrapHandler(h)

@@ -344,3 +344,64 @@ func TestPagesCookiesSecureUnderHTTPSBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// TestHostedPagesAcrossReplicas: two directory processes on one database
+// behind a load balancer. With the same Config.PagesKey, a login form
+// loaded from one is accepted by the other; with the default (a key per
+// process), it is refused as a forged form, which is why replicas without
+// a shared key need sticky sessions.
+func TestHostedPagesAcrossReplicas(t *testing.T) {
+	sqlTenants(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		hl, _ := identity.FindHostedLogin(h.p)
+		if _, err := hl.AddRedirectURI(ctx, hlCallback); err != nil {
+			t.Fatal(err)
+		}
+		acc := h.mustAccount("alice", "alice@example.com")
+		if _, err := h.p.UpdateAccount(ctx, acc.ID, identity.AccountUpdate{Password: ptr(pw)}); err != nil {
+			t.Fatal(err)
+		}
+		shared := []byte("a pages key shared by the replicas, 32+ bytes")
+		for _, tc := range []struct {
+			name       string
+			keyA, keyB []byte
+			want       int
+		}{
+			{"shared key", shared, shared, http.StatusSeeOther},
+			{"a key per process", nil, nil, http.StatusForbidden},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				replica := func(key []byte) *httptest.Server {
+					opts := store.Options{Hasher: password.NewHasher(password.InsecureFastParams)}
+					srv := httptest.NewServer(directory.New(directory.Config{PagesKey: key}, directory.SQLTenant(h.db, opts), nil))
+					t.Cleanup(srv.Close)
+					return srv
+				}
+				a, b := replica(tc.keyA), replica(tc.keyB)
+				var lr struct{ Request string }
+				h.post(h.appPath("loginRequests"), map[string]string{"redirectUri": hlCallback, "state": "s", "nonce": "n"}).expect(201).Decode(&lr)
+				jar, _ := cookiejar.New(nil)
+				// One browser: the load balancer sends the GET to a, the
+				// POST to b; cookies are per host name, and both are
+				// 127.0.0.1.
+				c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+				resp, err := c.Get(a.URL + "/idsite/login?request=" + url.QueryEscape(lr.Request))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(readAll(t, resp))
+				if resp.StatusCode != 200 || m == nil {
+					t.Fatalf("login page: %d", resp.StatusCode)
+				}
+				resp, err = c.PostForm(b.URL+"/idsite/login", url.Values{"csrf_token": {m[1]}, "request": {lr.Request}, "login": {"alice"}, "password": {pw}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				readAll(t, resp)
+				if resp.StatusCode != tc.want {
+					t.Fatalf("form from replica a posted to b: %d, want %d", resp.StatusCode, tc.want)
+				}
+			})
+		}
+	})
+}

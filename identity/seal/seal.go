@@ -112,6 +112,18 @@ func derive(secret string) (key, error) {
 	return k, nil
 }
 
+// Subkey derives from secret a 32-byte key for another purpose than
+// sealing, such as signing the hosted pages' forms, so that one operator
+// secret serves several uses without one use's key revealing another's.
+// purpose labels the use; each use needs its own.
+func Subkey(secret, purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, []byte(secret), nil, "gatehouse subkey v1 "+purpose, 32)
+	if err != nil { // only for lengths HKDF-SHA256 cannot give; 32 is fine
+		panic(err)
+	}
+	return k
+}
+
 // Seal encrypts plaintext with the current secret, bound to ad.
 func (s *Sealer) Seal(plaintext, ad []byte) ([]byte, error) {
 	k := s.keys[0]

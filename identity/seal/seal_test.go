@@ -2,6 +2,8 @@ package seal
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"errors"
 	"strings"
 	"testing"
@@ -128,4 +130,37 @@ func TestNewRefuses(t *testing.T) {
 			t.Errorf("New(%q, %q) = %v, want %q", tc.current, tc.previous, err, tc.want)
 		}
 	}
+}
+
+func TestSubkey(t *testing.T) {
+	a := Subkey(secretA, "pages")
+	if len(a) != 32 || !bytes.Equal(a, Subkey(secretA, "pages")) {
+		t.Fatalf("Subkey is not a stable 32-byte key: %x", a)
+	}
+	for name, other := range map[string][]byte{
+		"another purpose": Subkey(secretA, "other"),
+		"another secret":  Subkey(secretB, "pages"),
+	} {
+		if bytes.Equal(a, other) {
+			t.Errorf("%s gives the same key", name)
+		}
+	}
+	// Not the key that seals: a subkey reveals nothing of sealed values.
+	sealKey, _ := derive(secretA)
+	sealed := sealKey.aead.Seal(nil, make([]byte, nonceLen), []byte("x"), nil)
+	blk, err := aesGCM(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := blk.Open(nil, make([]byte, nonceLen), sealed, nil); err == nil {
+		t.Error("the pages subkey opens what the sealing key sealed")
+	}
+}
+
+func aesGCM(k []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
 }
