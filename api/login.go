@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,7 +44,8 @@ const loginFailedMessage = "The login could not be completed. Start again from /
 
 // LoginConfig configures hosted login: GET /login sends the browser to the
 // hosted pages with a signed request, /login/callback accepts the assertion
-// they send back and starts a session, and GET /logout ends it.
+// they send back and starts a session, and POST /logout (from the page at
+// GET /logout) ends it.
 type LoginConfig struct {
 	// PublicURL is this server's external base URL (https://api.example.com).
 	// The callback URL is PublicURL + "/login/callback", which must be on
@@ -100,7 +102,8 @@ func (s *server) loginRoutes(e *echo.Echo) {
 	}
 	e.GET("/login", l.start)
 	e.GET(CallbackPath, l.finish)
-	e.GET("/logout", l.logout)
+	e.GET("/logout", l.logoutPage)
+	e.POST("/logout", l.logout)
 	if cfg.Pages != nil {
 		h := echo.WrapHandler(cfg.Pages)
 		for _, rt := range cfg.Pages.Routes() {
@@ -300,11 +303,30 @@ func (l *login) consume(ctx context.Context, jti string, exp time.Time) error {
 	return nil
 }
 
-// logout is GET /logout: it revokes the session's token (so it is dead on
-// every server that polls the provider's revocations), deletes the cookie
-// and redirects to next (default "/").
+// logoutPage is GET /logout: a page whose one button posts the logout.
+// Logging out by GET would let any site log its visitors out of this one
+// with an image tag (logout CSRF), and would be undone by link prefetching.
+func (l *login) logoutPage(c echo.Context) error {
+	next, err := checkLogoutNext(c.QueryParam("next"))
+	if err != nil {
+		return err
+	}
+	return htmlPage(c, http.StatusOK, "Log out", next)
+}
+
+// logout is POST /logout, from this server's own page: it revokes the
+// session's token (so it is dead on every server that polls the provider's
+// revocations), deletes the cookie and redirects to next, or says it is
+// done. A cross-site POST is refused, with the session untouched.
 func (l *login) logout(c echo.Context) error {
-	next, err := checkNext(c.QueryParam("next"))
+	if !sameOrigin(c) {
+		return newError(http.StatusForbidden, CodeForbidden, "A logout must be posted from this server's own /logout page.")
+	}
+	next := c.QueryParam("next")
+	if f, err := c.FormParams(); err == nil && f.Get("next") != "" {
+		next = f.Get("next")
+	}
+	next, err := checkLogoutNext(next)
 	if err != nil {
 		return err
 	}
@@ -317,7 +339,52 @@ func (l *login) logout(c echo.Context) error {
 		}
 	}
 	c.SetCookie(l.cookie(c, SessionCookie, "", "/", -1))
+	if next == "" {
+		return htmlPage(c, http.StatusOK, "Logged out", "")
+	}
 	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// checkLogoutNext is checkNext where no next is "" (the logged-out page)
+// rather than "/": after a logout, "/" would answer 401 with a Basic
+// challenge, and the browser would show its password dialog.
+func checkLogoutNext(next string) (string, error) {
+	if next == "" {
+		return "", nil
+	}
+	return checkNext(next)
+}
+
+// logoutPages are the two pages of a browser logout: the button, and what
+// follows it when there is nowhere to go back to.
+var logoutPages = template.Must(template.New("").Parse(`
+{{- define "Log out" -}}
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Log out</title></head>
+<body><main><h1>Log out</h1>
+<form method="post" action="/logout">{{if .}}<input type="hidden" name="next" value="{{.}}">{{end}}<button type="submit">Log out</button></form>
+</main></body></html>
+{{end -}}
+{{- define "Logged out" -}}
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Logged out</title></head>
+<body><main><h1>You are logged out</h1><p><a href="/login">Log in again</a></p></main></body></html>
+{{end -}}
+`))
+
+// htmlPage writes one of logoutPages. The policy allows nothing but the
+// page itself and forms posted to this origin, and no framing (which would
+// let another site trick a click on the button).
+func htmlPage(c echo.Context, status int, name, data string) error {
+	var b strings.Builder
+	if err := logoutPages.ExecuteTemplate(&b, name, data); err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	return c.HTML(status, b.String())
 }
 
 // session authenticates a request by its session cookie, for requests

@@ -122,6 +122,16 @@ func (f *loginFixture) send(method, target string, form url.Values, header map[s
 
 func (f *loginFixture) get(target string) reply { return f.send(http.MethodGet, target, nil, nil) }
 
+// logout posts the logout form as the browser does from the /logout page.
+func (f *loginFixture) logout(next string) reply {
+	f.t.Helper()
+	form := url.Values{}
+	if next != "" {
+		form.Set("next", next)
+	}
+	return f.send(http.MethodPost, "/logout", form, map[string]string{"Origin": f.srv.URL, "Sec-Fetch-Site": "same-origin"})
+}
+
 func cookieNamed(resp *http.Response, name string) *http.Cookie {
 	for _, c := range resp.Cookies() {
 		if c.Name == name {
@@ -200,8 +210,8 @@ func TestHostedLoginFlow(t *testing.T) {
 	if again := f.get(callback); again.StatusCode != http.StatusBadRequest || !strings.Contains(again.body, api.CodeLoginFailed) {
 		t.Fatalf("callback replayed: %d\n%s", again.StatusCode, again.body)
 	}
-	lo := f.get("/logout")
-	if lo.StatusCode != http.StatusSeeOther || lo.Header.Get("Location") != "/" {
+	lo := f.logout("/api/resource")
+	if lo.StatusCode != http.StatusSeeOther || lo.Header.Get("Location") != "/api/resource" {
 		t.Fatalf("logout: %d %s", lo.StatusCode, lo.Header.Get("Location"))
 	}
 	if c := cookieNamed(lo.Response, api.SessionCookie); c == nil || c.MaxAge >= 0 {
@@ -564,7 +574,7 @@ func TestSessionFailuresLookLikeNoCredentials(t *testing.T) {
 	if ok := see(session.Value, ""); ok.status != http.StatusOK {
 		t.Fatalf("the session: %s", ok)
 	}
-	if lo := f.get("/logout"); lo.StatusCode != http.StatusSeeOther {
+	if lo := f.logout(""); lo.StatusCode != http.StatusOK {
 		t.Fatalf("logout: %d", lo.StatusCode)
 	}
 	ref := see("", "")
@@ -602,5 +612,67 @@ func TestExpiredAssertionRefusedByClock(t *testing.T) {
 	f.now.Store(&later)
 	if r := f.get(callback); r.StatusCode != http.StatusBadRequest {
 		t.Fatalf("expired assertion: %d\n%s", r.StatusCode, r.body)
+	}
+}
+
+// TestLogout: GET /logout changes nothing and shows a button that posts
+// the logout; a logout posted from another site is refused with the
+// session intact (no logout CSRF); posted from the page, it revokes the
+// session and goes to next, or to a logged-out page rather than to "/",
+// where the browser would meet a Basic challenge.
+func TestLogout(t *testing.T) {
+	f := newLoginFixture(t)
+	pagesURL, request := f.start("/api/me")
+	cb := f.get(strings.TrimPrefix(f.loginAtPages(pagesURL, request, alicePassword), f.srv.URL))
+	session := cookieNamed(cb.Response, api.SessionCookie)
+	if session == nil {
+		t.Fatalf("no session after login: %d", cb.StatusCode)
+	}
+	stillIn := func(what string) {
+		t.Helper()
+		if me := f.get("/api/me"); me.StatusCode != http.StatusOK {
+			t.Fatalf("%s: the session ended (%d)", what, me.StatusCode)
+		}
+	}
+
+	page := f.get("/logout?next=/api/me%3Fa%3D%22%3E")
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, `<form method="post" action="/logout">`) ||
+		!strings.Contains(page.body, `value="/api/me?a=&#34;&gt;"`) ||
+		!strings.Contains(page.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || page.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("logout page: %d %v\n%s", page.StatusCode, page.Header, page.body)
+	}
+	stillIn("GET /logout")
+	if bad := f.get("/logout?next=https://evil.example.com/"); bad.StatusCode != http.StatusBadRequest {
+		t.Fatalf("logout page with an off-site next: %d", bad.StatusCode)
+	}
+
+	for name, h := range map[string]map[string]string{
+		"cross-site":          {"Origin": "https://evil.example.com", "Sec-Fetch-Site": "cross-site"},
+		"cross-site, old":     {"Origin": "https://evil.example.com"},
+		"no origin":           {},
+		"same-site, not self": {"Sec-Fetch-Site": "same-site"},
+	} {
+		r := f.send(http.MethodPost, "/logout", url.Values{}, h)
+		if r.StatusCode != http.StatusForbidden || cookieNamed(r.Response, api.SessionCookie) != nil {
+			t.Errorf("%s logout: %d, cookie %v", name, r.StatusCode, cookieNamed(r.Response, api.SessionCookie))
+		}
+		stillIn(name + " logout")
+	}
+
+	if bad := f.logout("//evil.example.com"); bad.StatusCode != http.StatusBadRequest {
+		t.Fatalf("logout with an off-site next: %d", bad.StatusCode)
+	}
+	stillIn("a refused next")
+
+	done := f.logout("")
+	if done.StatusCode != http.StatusOK || !strings.Contains(done.body, "You are logged out") || !strings.Contains(done.body, `href="/login"`) {
+		t.Fatalf("logout without next: %d\n%s", done.StatusCode, done.body)
+	}
+	if c := cookieNamed(done.Response, api.SessionCookie); c == nil || c.MaxAge >= 0 {
+		t.Fatalf("logout did not delete the cookie: %+v", c)
+	}
+	f.c.Jar.SetCookies(mustURL(f.srv.URL), []*http.Cookie{{Name: api.SessionCookie, Value: session.Value}})
+	if r := f.get("/api/me"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/api/me with the logged-out token: %d", r.StatusCode)
 	}
 }
