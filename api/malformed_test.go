@@ -87,6 +87,8 @@ func TestAmbiguousJSONBodyRefused(t *testing.T) {
 			body: `{"username":"dup1",` + pw + `,"username":"dup2"}`}, "username"},
 		{"username twice, differing in case", request{method: "POST", path: "/api/users", contentType: "application/json",
 			body: `{"username":"dup1",` + pw + `,"Username":"dup2"}`}, "Username"},
+		{"username twice, the second with a long s", request{method: "POST", path: "/api/users", contentType: "application/json",
+			body: `{"username":"dup1",` + pw + `,"u\u017fername":"dup2"}`}, "uſername"},
 		{"password twice", request{method: "POST", path: "/api/users", contentType: "application/json",
 			body: `{"username":"dup3",` + pw + `,"password":"another long password"}`}, "password"},
 		{"custom data key twice", request{method: "PUT", path: "/api/me/custom-data", auth: aliceAuth, contentType: "application/json",

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"unicode"
 )
 
 // Duplicate returns the first member name that appears twice in one object
@@ -19,8 +20,9 @@ import (
 // is none or b is not valid JSON (decoding reports that better).
 //
 // Names are compared exactly, except with foldTop in the top-level object:
-// encoding/json matches a struct's fields ignoring case, so "password" and
-// "Password" are the same member of a body decoded into a struct. Nested
+// encoding/json matches a struct's fields as bytes.EqualFold does (Unicode
+// simple folding, so "username", "USERNAME" and "uſername" with a long s
+// are one field), and so does Duplicate there. Nested
 // objects are compared exactly, since they are mostly free-form custom data
 // where "a" and "A" are different keys.
 func Duplicate(b []byte, foldTop bool) (string, bool) {
@@ -65,7 +67,7 @@ func Duplicate(b []byte, foldTop bool) (string, bool) {
 		name := tok.(string) // json.Decoder guarantees member names are strings
 		key := name
 		if foldTop && len(stack) == 1 {
-			key = strings.ToLower(name)
+			key = fold(name)
 		}
 		if _, dup := top.seen[key]; dup {
 			// The rest of b is not read yet: a syntax error there is the
@@ -78,4 +80,24 @@ func Duplicate(b []byte, foldTop bool) (string, bool) {
 		top.seen[key] = struct{}{}
 		top.wantKey = false
 	}
+}
+
+// fold maps name to one spelling for all names bytes.EqualFold finds
+// equal: each rune becomes the smallest of its simple case-folding orbit,
+// as encoding/json folds field names.
+func fold(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		for {
+			next := unicode.SimpleFold(r)
+			if next <= r {
+				r = next
+				break
+			}
+			r = next
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

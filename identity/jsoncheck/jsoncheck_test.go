@@ -1,6 +1,7 @@
 package jsoncheck
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -16,6 +17,11 @@ func TestDuplicate(t *testing.T) {
 		{`{"username":"alice","username":"admin"}`, false, "username"},
 		{`{"username":"alice","USERNAME":"admin"}`, true, "USERNAME"},
 		{`{"username":"alice","USERNAME":"admin"}`, false, ""},
+		// encoding/json folds beyond ASCII: a long s (U+017F) and the
+		// Kelvin sign (U+212A) match s and k.
+		{`{"username":"alice","u\u017fername":"admin"}`, true, "uſername"},
+		{"{\"key\":1,\"\u212aey\":2}", true, "\u212aey"},
+		{`{"straße":1,"STRASSE":2}`, true, ""},
 		// Nested objects: exact names, whatever foldTop says.
 		{`{"customData":{"a":1,"A":2}}`, true, ""},
 		{`{"customData":{"plan":{"tier":1,"tier":2}}}`, true, "tier"},
@@ -71,6 +77,44 @@ func FuzzDuplicate(f *testing.F) {
 		written, kept := writtenNames(b), decodedNames(v)
 		if ok != (written != kept) {
 			t.Fatalf("%s: Duplicate = %q, %v; %d names written, %d kept by decoding", b, name, ok, written, kept)
+		}
+	})
+}
+
+// FuzzDuplicateFolded checks the folding against encoding/json itself: a
+// document whose top-level object decodes into a struct field from two of
+// its members must be reported with foldTop.
+func FuzzDuplicateFolded(f *testing.F) {
+	for _, s := range []string{`{"name":1,"NAME":2}`, `{"name":1,"n\u0061me":2}`, `{"nam\u212a":1}`, `{"name":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var members map[string]json.RawMessage
+		if json.Unmarshal(b, &members) != nil {
+			return
+		}
+		// How many written members encoding/json would put in one field:
+		// those whose names are EqualFold to "name".
+		n := 0
+		dec := json.NewDecoder(bytes.NewReader(b))
+		if _, err := dec.Token(); err != nil {
+			t.Fatal(err)
+		}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.EqualFold(tok.(string), "name") {
+				n++
+			}
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, dup := Duplicate(b, true); n > 1 && !dup {
+			t.Fatalf("%s: %d members fill the field \"name\", no duplicate reported", b, n)
 		}
 	})
 }
