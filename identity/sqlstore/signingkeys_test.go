@@ -168,9 +168,8 @@ func TestSealedSigningKeys(t *testing.T) {
 		if got := jwks(pa); got != before {
 			t.Fatalf("JWKS changed by configuring a secret:\n%s\n%s", before, got)
 		}
-		n, unchanged, err := pa.ResealSigningKeys(ctx)
-		if err != nil || n != 1 || unchanged != 0 {
-			t.Fatalf("reseal: %d, %d, %v", n, unchanged, err)
+		if r, err := pa.ResealSigningKeys(ctx); err != nil || r != (store.ResealResult{Resealed: 1}) {
+			t.Fatalf("reseal: %+v, %v", r, err)
 		}
 		if b := stored()[kid1]; !seal.IsSealed(b) || bytes.Contains(b, der1[16:]) {
 			t.Fatalf("after resealing, the key is stored as %x", b)
@@ -187,8 +186,8 @@ func TestSealedSigningKeys(t *testing.T) {
 		if b := stored()[kid2]; !seal.IsSealed(b) {
 			t.Fatalf("new key stored as %x", b[:4])
 		}
-		if n, unchanged, err := pa.ResealSigningKeys(ctx); err != nil || n != 0 || unchanged != 2 {
-			t.Fatalf("second reseal: %d, %d, %v", n, unchanged, err)
+		if r, err := pa.ResealSigningKeys(ctx); err != nil || r != (store.ResealResult{Unchanged: 2}) {
+			t.Fatalf("second reseal: %+v, %v", r, err)
 		}
 
 		// Without the secret, or with another, sealed keys do not load.
@@ -201,27 +200,91 @@ func TestSealedSigningKeys(t *testing.T) {
 			}
 		}
 		must(t, "CheckSigningKeys with the secret", provider(sealer(secretA)).CheckSigningKeys(ctx))
-		if _, _, err := provider(nil).ResealSigningKeys(ctx); err == nil {
+		if _, err := provider(nil).ResealSigningKeys(ctx); err == nil {
 			t.Error("reseal without a secret succeeded")
+		}
+		// Nor may a process without the secret add a key in the clear.
+		if _, err := provider(nil).RotateSigningKey(ctx); !errors.Is(err, seal.ErrUnknownKey) {
+			t.Errorf("rotation without the secret: %v, want ErrUnknownKey", err)
+		}
+		if len(stored()) != 2 {
+			t.Fatalf("a refused rotation stored a key: %d keys", len(stored()))
 		}
 
 		// Rotating the secret: B current, A previous opens; resealing moves
 		// every key to B, after which A can go.
 		pb := provider(sealer(secretB, secretA))
 		want := jwks(pb)
-		if n, unchanged, err := pb.ResealSigningKeys(ctx); err != nil || n != 2 || unchanged != 0 {
-			t.Fatalf("reseal to B: %d, %d, %v", n, unchanged, err)
+		if r, err := pb.ResealSigningKeys(ctx); err != nil || r != (store.ResealResult{Resealed: 2}) {
+			t.Fatalf("reseal to B: %+v, %v", r, err)
 		}
 		if got := jwks(provider(sealer(secretB))); got != want {
 			t.Fatalf("JWKS after moving to secret B:\n%s\n%s", want, got)
 		}
 
-		// A sealed value copied onto another key's row does not open.
+		// A sealed value copied onto another key's row, or onto another
+		// application's, does not open: the current key here is kid2.
 		rows := stored()
-		_, err = db.sql.Exec(`UPDATE signing_keys SET private_key = $1 WHERE app_id = $2 AND id = $3`, rows[kid2], app.ID, kid1)
+		other := newTestApp(t, db)
+		otherProvider := store.New(db.Backend(other.ID), store.Options{Application: other.Name, Sealer: sealer(secretB)})
+		otherKid, err := otherProvider.RotateSigningKey(ctx)
+		must(t, "other application's key", err)
+		_, err = db.sql.Exec(`UPDATE signing_keys SET private_key = $1 WHERE app_id = $2 AND id = $3`, rows[kid2], other.ID, otherKid)
+		must(t, "copy to another application", err)
+		otherProvider = store.New(db.Backend(other.ID), store.Options{Application: other.Name, Sealer: sealer(secretB)})
+		if _, err := otherProvider.JWKS(ctx); !errors.Is(err, seal.ErrCorrupt) {
+			t.Errorf("a value copied to another application: JWKS error %v, want ErrCorrupt", err)
+		}
+		_, err = db.sql.Exec(`UPDATE signing_keys SET private_key = $1 WHERE app_id = $2 AND id = $3`, rows[kid1], app.ID, kid2)
 		must(t, "swap", err)
 		if _, err := provider(sealer(secretB)).JWKS(ctx); !errors.Is(err, seal.ErrCorrupt) {
 			t.Errorf("moved value: JWKS error %v, want ErrCorrupt", err)
+		}
+	})
+}
+
+// TestLostEncryptionKey: when the secret that sealed the keys is lost, a
+// rotation with a new secret makes the application usable at once; the old
+// keys, which nothing can open, are left out of the JWKS (the tokens they
+// signed are refused) rather than failing every call until they retire.
+func TestLostEncryptionKey(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		db := openTestDB(t, dialect)
+		app := newTestApp(t, db)
+		ctx := context.Background()
+		sealer := func(secret string) *seal.Sealer {
+			s, err := seal.New(secret)
+			must(t, "seal.New", err)
+			return s
+		}
+		lost, fresh := sealer("the secret that will be lost, 32+ bytes"), sealer("the secret that replaces it, 32+ bytes")
+		provider := func(s *seal.Sealer) *store.Provider {
+			return store.New(db.Backend(app.ID), store.Options{Application: app.Name, Sealer: s})
+		}
+		oldKid, err := provider(lost).RotateSigningKey(ctx)
+		must(t, "first key", err)
+
+		p := provider(fresh)
+		if err := p.CheckSigningKeys(ctx); !errors.Is(err, seal.ErrUnknownKey) {
+			t.Fatalf("the current key sealed with a lost secret: %v, want ErrUnknownKey", err)
+		}
+		newKid, err := p.RotateSigningKey(ctx)
+		must(t, "rotate with the new secret", err)
+		p = provider(fresh)
+		must(t, "CheckSigningKeys after the rotation", p.CheckSigningKeys(ctx))
+		if kids := publishedKIDs(t, p); !slices.Equal(kids, []string{newKid}) {
+			t.Fatalf("published %v, want only %s (not %s, which cannot be opened)", kids, newKid, oldKid)
+		}
+		if _, err := p.IssueToken(ctx, mustAccountID(t, db, app), identity.TokenRequest{}); err != nil {
+			t.Fatalf("issue after the rotation: %v", err)
+		}
+		// Resealing cannot move a key nothing opens: it counts it.
+		if r, err := p.ResealSigningKeys(ctx); err != nil || r != (store.ResealResult{Unchanged: 1, Unreadable: 1}) {
+			t.Fatalf("reseal with a lost key stored: %+v, %v", r, err)
+		}
+		// But a current key that does not open is an error.
+		if _, err := provider(lost).ResealSigningKeys(ctx); !errors.Is(err, seal.ErrUnknownKey) {
+			t.Fatalf("reseal whose current key does not open: %v", err)
 		}
 	})
 }

@@ -63,6 +63,7 @@ type Provider struct {
 	keysMu     sync.Mutex
 	keys       []token.SigningKey // newest first
 	keysLoaded time.Time
+	unopened   map[string]bool // kids skipped and logged: they do not open
 }
 
 var _ identity.Provider = (*Provider)(nil)

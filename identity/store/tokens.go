@@ -180,9 +180,11 @@ func (p *Provider) rotateLocked(ctx context.Context, overlap time.Duration) (tok
 	}
 	priv := k.MarshalPrivate()
 	if p.opts.Sealer != nil {
-		if priv, err = p.opts.Sealer.Seal(priv, []byte(k.ID)); err != nil {
+		if priv, err = p.opts.Sealer.Seal(priv, p.keyAD(k.ID)); err != nil {
 			return token.SigningKey{}, err
 		}
+	} else if err := p.refuseClearKey(ctx); err != nil {
+		return token.SigningKey{}, err
 	}
 	rec := SigningKeyRecord{ID: k.ID, PrivateKey: priv, CreatedAt: now}
 	if err := p.b.RotateSigningKey(ctx, rec, now.Add(overlap+keyCacheTTL)); err != nil {
@@ -190,6 +192,22 @@ func (p *Provider) rotateLocked(ctx context.Context, overlap time.Duration) (tok
 	}
 	p.keysLoaded = time.Time{} // force a reload
 	return k, nil
+}
+
+// refuseClearKey keeps a process without a Sealer from adding a key in the
+// clear to an application whose published keys are sealed: the database
+// would silently hold a usable private key again.
+func (p *Provider) refuseClearKey(ctx context.Context) error {
+	recs, err := p.b.SigningKeys(ctx, p.now())
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if seal.IsSealed(r.PrivateKey) {
+			return fmt.Errorf("new signing key: the stored keys are encrypted and encryption.key is not set: %w", seal.ErrUnknownKey)
+		}
+	}
+	return nil
 }
 
 // signingKeys returns the published keys, newest first, from a short-lived
@@ -216,6 +234,14 @@ func (p *Provider) signingKeys(ctx context.Context) ([]token.SigningKey, error) 
 	keys := make([]token.SigningKey, 0, len(recs))
 	for _, r := range recs {
 		priv, _, err := p.parsePrivate(r)
+		if err != nil && !r.RetireAt.IsZero() && sealError(err) {
+			// A retiring key sealed with a secret this process does not
+			// hold: after the secret was lost and the key rotated, say.
+			// Only the current key is needed to sign; tokens this one
+			// signed are refused here.
+			p.warnUnopened(r.ID, err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -228,12 +254,36 @@ func (p *Provider) signingKeys(ctx context.Context) ([]token.SigningKey, error) 
 	return keys, nil
 }
 
+// warnUnopened logs, once per key and process, a published key that is
+// skipped because it cannot be opened. keysMu is held.
+func (p *Provider) warnUnopened(kid string, err error) {
+	if p.unopened == nil {
+		p.unopened = map[string]bool{}
+	}
+	if !p.unopened[kid] {
+		p.unopened[kid] = true
+		p.log.Warn("a retiring signing key cannot be decrypted with encryption.key and is not published; tokens it signed are refused",
+			"kid", kid, "error", err)
+	}
+}
+
+// sealError reports whether err is a sealed key this process cannot open.
+func sealError(err error) bool {
+	return errors.Is(err, seal.ErrUnknownKey) || errors.Is(err, seal.ErrCorrupt)
+}
+
+// keyAD binds a sealed private key to its application and key id: a value
+// copied onto another application's row, or another key's, does not open.
+func (p *Provider) keyAD(kid string) []byte {
+	return []byte("gatehouse signing key\x00" + p.opts.Application + "\x00" + kid)
+}
+
 // parsePrivate reads a stored private key, opening it first if it is sealed.
 func (p *Provider) parsePrivate(r SigningKeyRecord) (ed25519.PrivateKey, []byte, error) {
 	der := r.PrivateKey
 	if seal.IsSealed(der) {
 		var err error
-		if der, err = p.opts.Sealer.Open(der, []byte(r.ID)); err != nil {
+		if der, err = p.opts.Sealer.Open(der, p.keyAD(r.ID)); err != nil {
 			return nil, nil, fmt.Errorf("signing key %s: %w", r.ID, err)
 		}
 	}
@@ -244,65 +294,94 @@ func (p *Provider) parsePrivate(r SigningKeyRecord) (ed25519.PrivateKey, []byte,
 	return priv, der, nil
 }
 
-// CheckSigningKeys loads every published signing key without creating
-// one, so that a key this process cannot open (sealed with a secret it does
+// CheckSigningKeys loads the current signing key without creating one, so
+// that a current key this process cannot open (sealed with a secret it does
 // not hold) is found at start-up rather than by the first token request.
-// Errors wrap seal.ErrUnknownKey or seal.ErrCorrupt for such keys.
+// Retiring keys it cannot open are only logged: signing needs the current
+// key alone. Errors wrap seal.ErrUnknownKey or seal.ErrCorrupt for such
+// keys.
 func (p *Provider) CheckSigningKeys(ctx context.Context) error {
 	recs, err := p.b.SigningKeys(ctx, p.now())
 	if err != nil {
 		return err
 	}
 	for _, r := range recs {
-		if _, _, err := p.parsePrivate(r); err != nil {
+		_, _, err := p.parsePrivate(r)
+		if err != nil && !r.RetireAt.IsZero() && sealError(err) {
+			p.keysMu.Lock()
+			p.warnUnopened(r.ID, err)
+			p.keysMu.Unlock()
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// ResealResult counts what ResealSigningKeys did.
+type ResealResult struct {
+	// Resealed keys are now sealed with the current secret.
+	Resealed int `json:"resealed"`
+	// Unchanged keys were sealed with it already (or were resealed, or
+	// deleted with their application, by someone else meanwhile).
+	Unchanged int `json:"unchanged"`
+	// Unreadable keys are retired or retiring keys that no configured
+	// secret opens (a lost secret): left as they are, and unused.
+	Unreadable int `json:"unreadable"`
+}
+
 // ResealSigningKeys seals with the Sealer's current secret every stored
 // private key that is not already sealed with it: those stored in the
 // clear before a secret was configured, and those sealed with a previous
 // secret. Retired keys are resealed too; they sign nothing any more, but a
-// copy of the database should not hold them in the clear either. It
-// returns how many keys it resealed and how many it left as they were.
-// Running it twice, or on two hosts at once, is harmless.
-func (p *Provider) ResealSigningKeys(ctx context.Context) (resealed, unchanged int, err error) {
+// copy of the database should not hold them in the clear either. The
+// current key must open. Running it twice, or on two hosts at once, is
+// harmless.
+func (p *Provider) ResealSigningKeys(ctx context.Context) (ResealResult, error) {
+	var res ResealResult
 	if p.opts.Sealer == nil {
-		return 0, 0, errors.New("reseal signing keys: no encryption key is configured")
+		return res, errors.New("reseal signing keys: no encryption key is configured")
 	}
 	recs, err := p.b.SigningKeys(ctx, time.Time{})
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	for _, r := range recs {
-		if p.opts.Sealer.Current(r.PrivateKey) {
-			unchanged++
+		// Opening and parsing first, also a value that names the current
+		// secret: a value that does not open is not left as it is or
+		// sealed again without a word.
+		_, der, err := p.parsePrivate(r)
+		if err != nil && !r.RetireAt.IsZero() && sealError(err) {
+			res.Unreadable++
 			continue
 		}
-		// Opening and parsing first: a key that does not open is an error
-		// to report, not a value to seal again.
-		_, der, err := p.parsePrivate(r)
 		if err != nil {
-			return resealed, unchanged, err
+			return res, err
 		}
-		sealed, err := p.opts.Sealer.Seal(der, []byte(r.ID))
+		if p.opts.Sealer.Current(r.PrivateKey) {
+			res.Unchanged++
+			continue
+		}
+		sealed, err := p.opts.Sealer.Seal(der, p.keyAD(r.ID))
 		if err != nil {
-			return resealed, unchanged, err
+			return res, err
 		}
 		ok, err := p.b.ReplaceSigningKeyPrivate(ctx, r.ID, r.PrivateKey, sealed)
-		if err != nil {
-			return resealed, unchanged, err
-		}
-		if ok {
-			resealed++
-		} else {
-			unchanged++ // another resealer got there first
+		switch {
+		case errors.Is(err, identity.ErrNotFound): // the application was deleted meanwhile
+			res.Unchanged++
+		case err != nil:
+			return res, err
+		case ok:
+			res.Resealed++
+		default: // another resealer got there first
+			res.Unchanged++
 		}
 	}
 	p.keysMu.Lock()
 	p.keysLoaded = time.Time{}
 	p.keysMu.Unlock()
-	return resealed, unchanged, nil
+	return res, nil
 }
