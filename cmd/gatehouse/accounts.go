@@ -223,8 +223,9 @@ accounts create: the first line of standard input, or prompted for twice
 without echo on a terminal. It must satisfy the password rules.
 
 The account's API keys and issued tokens are not touched: disable or delete
-the keys, and revoke the tokens, if they may be compromised too. API servers
-that cached the old password's success honour it for at most cache.ttl.
+the keys, and revoke the tokens, if they may be compromised too. Other API
+servers that cached a success with the old password honour it for up to
+cache.ttl, and up to cache.stale_ttl while they cannot reach the provider.
 
   printf '%s\n' "$PASSWORD" | gatehouse accounts set-password alice`,
 		Args: cobra.ExactArgs(1),

@@ -168,14 +168,15 @@ type EncryptionConfig struct {
 }
 
 // sealer returns the Sealer of the configured keys, nil when there is no
-// key. Validate has checked the keys.
+// key. Validate has checked the keys: a bad one here is a programming
+// error, and must not quietly mean "store signing keys in the clear".
 func (c EncryptionConfig) sealer() *seal.Sealer {
 	if c.Key == "" {
 		return nil
 	}
 	s, err := seal.New(c.Key, c.PreviousKeys...)
 	if err != nil {
-		return nil
+		panic("encryption keys not validated: " + err.Error()) // names lengths, never the keys
 	}
 	return s
 }
@@ -756,8 +757,10 @@ func (c *Config) Validate() error {
 	case e.Key == "" && len(e.PreviousKeys) > 0:
 		bad("encryption.previous_keys", "need encryption.key: previous keys only open what was sealed before the current one")
 	case e.Key != "":
-		if _, err := seal.New(e.Key, e.PreviousKeys...); err != nil {
+		if _, err := seal.New(e.Key); err != nil {
 			bad("encryption.key", "%v", err)
+		} else if _, err := seal.New(e.Key, e.PreviousKeys...); err != nil {
+			bad("encryption.previous_keys", "%v", err)
 		}
 	}
 

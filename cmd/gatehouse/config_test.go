@@ -430,7 +430,7 @@ func TestBadValuesFromEnvironment(t *testing.T) {
 	// A previous key that is too short is named by its place, not shown.
 	r := gatehouse(t, env{"GATEHOUSE_ENCRYPTION_KEY": "a secret of thirty-two bytes or more",
 		"GATEHOUSE_ENCRYPTION_PREVIOUS_KEYS": "an older secret of thirty-two bytes,tiny-old-secret"}, "", "config", "show")
-	if r.err == nil || !strings.Contains(r.err.Error(), "previous encryption key 2 is 15 bytes") || strings.Contains(r.err.Error(), "tiny-old-secret") {
+	if r.err == nil || !strings.Contains(r.err.Error(), "config: encryption.previous_keys: previous encryption key 2 is 15 bytes") || strings.Contains(r.err.Error(), "tiny-old-secret") {
 		t.Errorf("short previous key: err = %v", r.err)
 	}
 

@@ -13,7 +13,6 @@ import (
 	"github.com/gatehouse-id/gatehouse/identity"
 	"github.com/gatehouse-id/gatehouse/identity/directory"
 	"github.com/gatehouse-id/gatehouse/identity/sqlstore"
-	"github.com/gatehouse-id/gatehouse/identity/store"
 )
 
 // purgeInterval is how often the directory deletes records nothing needs
@@ -101,9 +100,7 @@ func serveDirectory(ctx context.Context, cfg *Config, logger *slog.Logger) (err 
 		return fmt.Errorf("directory.database %s: %w", redactDSN(cfg.Directory.Database), describe(err))
 	}
 	for _, app := range apps {
-		aopts := opts
-		aopts.Application = app.Name
-		if err := checkSigningKeys(ctx, store.New(db.Backend(app.ID), aopts), fmt.Sprintf("directory.database (application %q)", app.Name)); err != nil {
+		if err := checkSigningKeys(ctx, applicationProvider(db, app, opts), fmt.Sprintf("directory.database (application %q)", app.Name)); err != nil {
 			return err
 		}
 	}

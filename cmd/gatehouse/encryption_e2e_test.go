@@ -51,7 +51,7 @@ func storedPrivateKeys(t *testing.T, path string) [][]byte {
 }
 
 // resealed is keys reseal's JSON.
-type resealed struct{ Applications, Resealed, Unchanged int }
+type resealed struct{ Applications, Resealed, Unchanged, Unreadable int }
 
 func TestEncryptedSigningKeysEndToEnd(t *testing.T) {
 	dir := t.TempDir()
@@ -132,8 +132,34 @@ func TestEncryptedSigningKeysEndToEnd(t *testing.T) {
 	expectStatus(t, "old token, key B", p.do(t, call{path: "/api/resource", auth: "Bearer " + tokenBefore}), 200, "Hello, alice!")
 	a = p.do(t, call{path: "/api/token", auth: alice})
 	expectStatus(t, "new token, key B", a, 200)
-	expectStatus(t, "new token works", p.do(t, call{path: "/api/resource", auth: "Bearer " + jsonField(t, a.body, "token")}), 200, "Hello, alice!")
+	tokenB := jsonField(t, a.body, "token")
+	expectStatus(t, "new token works", p.do(t, call{path: "/api/resource", auth: "Bearer " + tokenB}), 200, "Hello, alice!")
 	p.stop(t)
+
+	// Key B is lost: with a new key C the servers refuse to start until a
+	// rotation makes a key C can open; then they serve at once, and the
+	// tokens of the keys nothing can open are refused.
+	const keyC = "GATEHOUSE_ENCRYPTION_KEY=third encryption key of 32 bytes or more"
+	cmd = exec.Command(binary(t), "serve", "--addr", "127.0.0.1:0")
+	cmd.Dir, cmd.Env = dir, binaryEnv(dir, []string{"GATEHOUSE_IDENTITY_LOCAL_DATABASE=" + db, keyC})
+	if out, err = cmd.CombinedOutput(); !errors.As(err, &exit) || exit.ExitCode() != exitUsage {
+		t.Fatalf("serve with a new key before the rotation: %v\n%s", err, out)
+	}
+	runBinary(t, dir, []string{"directory", "keys", "rotate", "--database", db, "--application", "gatehouse"}, keyC)
+	p = startAPI(t, dir, db, keyC)
+	for _, tok := range []string{tokenBefore, tokenB} {
+		expectStatus(t, "a token of a lost key", p.do(t, call{path: "/api/resource", auth: "Bearer " + tok}), 401)
+	}
+	a = p.do(t, call{path: "/api/token", auth: alice})
+	expectStatus(t, "token, key C", a, 200)
+	expectStatus(t, "token of key C works", p.do(t, call{path: "/api/resource", auth: "Bearer " + jsonField(t, a.body, "token")}), 200, "Hello, alice!")
+	p.stop(t)
+	if err := json.Unmarshal([]byte(runBinary(t, dir, []string{"directory", "keys", "reseal", "--database", db, "-o", "json"}, keyC)), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r != (resealed{Applications: 1, Unchanged: 1, Unreadable: 2}) {
+		t.Fatalf("reseal after the loss: %+v", r)
+	}
 }
 
 // TestPagesAcrossDirectoryReplicas: two directory processes on one

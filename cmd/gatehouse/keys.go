@@ -103,6 +103,13 @@ database; reseal encrypts those stored before.`,
 	return cmd
 }
 
+// applicationProvider is the store provider of one application of db, as the
+// directory serves it: opts with the application's name.
+func applicationProvider(db *sqlstore.DB, app *sqlstore.Application, opts store.Options) *store.Provider {
+	opts.Application = app.Name
+	return store.New(db.Backend(app.ID), opts)
+}
+
 // checkSigningKeys loads p's signing keys, so that one encrypted with a key
 // this process does not have (encryption.key unset or different) stops
 // start-up with a configuration error rather than failing token requests.
@@ -121,8 +128,7 @@ func checkSigningKeys(ctx context.Context, p *store.Provider, where string) erro
 // resealView is what keys reseal prints.
 type resealView struct {
 	Applications int `json:"applications"`
-	Resealed     int `json:"resealed"`
-	Unchanged    int `json:"unchanged"`
+	store.ResealResult
 }
 
 func (a *app) keysResealCommand() *cobra.Command {
@@ -134,6 +140,8 @@ application, retired keys included, with encryption.key: the keys stored in
 the clear before encryption.key was set, and those encrypted with one of
 encryption.previous_keys. Keys already encrypted with encryption.key are
 left as they are, so running it again, or on two hosts at once, is harmless.
+Retiring keys that no configured key decrypts (a lost key) are counted as
+unreadable and left; they are no longer published.
 
 To start encrypting: set encryption.key on every process that opens the
 database, restart them, then run reseal. To change the key: make the old
@@ -141,7 +149,7 @@ one the only entry of encryption.previous_keys and the new one
 encryption.key everywhere, restart, run reseal, then remove the previous
 key. A process without the key that encrypted a signing key cannot load it.
 
-JSON: {"applications", "resealed", "unchanged"}.`,
+JSON: {"applications", "resealed", "unchanged", "unreadable"}.`,
 		Example: `  GATEHOUSE_ENCRYPTION_KEY="$(cat /run/secrets/gatehouse-encryption-key)" gatehouse directory keys reseal
   gatehouse directory keys reseal --database gatehouse.db   # the local provider's store`,
 		Args: cobra.NoArgs,
@@ -156,11 +164,10 @@ JSON: {"applications", "resealed", "unchanged"}.`,
 				}
 				v := resealView{Applications: len(apps)}
 				for _, app := range apps {
-					opts := storeOptions(cfg, nil)
-					opts.Application = app.Name
-					n, unchanged, err := store.New(db.Backend(app.ID), opts).ResealSigningKeys(ctx)
-					v.Resealed += n
-					v.Unchanged += unchanged
+					r, err := applicationProvider(db, app, storeOptions(cfg, nil)).ResealSigningKeys(ctx)
+					v.Resealed += r.Resealed
+					v.Unchanged += r.Unchanged
+					v.Unreadable += r.Unreadable
 					if errors.Is(err, seal.ErrUnknownKey) || errors.Is(err, seal.ErrCorrupt) {
 						return usagef("application %q: %w; is the key that encrypted it in encryption.previous_keys? (%d keys resealed before this)", app.Name, err, v.Resealed)
 					}
@@ -175,6 +182,7 @@ JSON: {"applications", "resealed", "unchanged"}.`,
 					[2]string{"Applications", strconv.Itoa(v.Applications)},
 					[2]string{"Resealed", strconv.Itoa(v.Resealed)},
 					[2]string{"Unchanged", strconv.Itoa(v.Unchanged)},
+					[2]string{"Unreadable", strconv.Itoa(v.Unreadable)},
 				)
 			})
 		},
@@ -269,7 +277,7 @@ previous fields null when the application had no key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withDirectoryApp(cmd, func(ctx context.Context, d dirApp) error {
-				p := store.New(d.db.Backend(d.app.ID), storeOptions(d.cfg, nil))
+				p := applicationProvider(d.db, d.app, storeOptions(d.cfg, nil))
 				if !cmd.Flags().Changed("overlap") {
 					overlap = p.MaxTokenTTL()
 				}
