@@ -76,6 +76,21 @@ func TestHostedLoginEndpoints(t *testing.T) {
 	})
 }
 
+// hostedAlice allows hlCallback for h's application and makes alice, with
+// password pw, for the tests that log in at the pages.
+func hostedAlice(t *testing.T, h *harness) *identity.Account {
+	t.Helper()
+	hl, _ := identity.FindHostedLogin(h.p)
+	if _, err := hl.AddRedirectURI(context.Background(), hlCallback); err != nil {
+		t.Fatal(err)
+	}
+	acc := h.mustAccount("alice", "alice@example.com")
+	if _, err := h.p.UpdateAccount(context.Background(), acc.ID, identity.AccountUpdate{Password: ptr(pw)}); err != nil {
+		t.Fatal(err)
+	}
+	return acc
+}
+
 // TestHostedPagesServeEveryApplication: the directory's pages find the
 // application a request names and verify it with that application's keys;
 // naming another application in a request signed by the first fails.
@@ -86,14 +101,7 @@ func TestHostedPagesServeEveryApplication(t *testing.T) {
 		defer srv.Close()
 		jar, _ := cookiejar.New(nil)
 		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		hl, _ := identity.FindHostedLogin(h.p)
-		if _, err := hl.AddRedirectURI(ctx, hlCallback); err != nil {
-			t.Fatal(err)
-		}
-		acc := h.mustAccount("alice", "alice@example.com")
-		if _, err := h.p.UpdateAccount(ctx, acc.ID, identity.AccountUpdate{Password: ptr(pw)}); err != nil {
-			t.Fatal(err)
-		}
+		hostedAlice(t, h)
 		var lr struct{ Request string }
 		h.post(h.appPath("loginRequests"), map[string]string{"redirectUri": hlCallback, "state": "s1", "nonce": "n1"}).expect(201).Decode(&lr)
 
@@ -159,15 +167,7 @@ func TestHostedPagesServeEveryApplication(t *testing.T) {
 // X-Forwarded-For is not believed.
 func TestHostedPagesRegulatePairs(t *testing.T) {
 	sqlTenants(t, func(t *testing.T, h *harness) {
-		ctx := context.Background()
-		hl, _ := identity.FindHostedLogin(h.p)
-		if _, err := hl.AddRedirectURI(ctx, hlCallback); err != nil {
-			t.Fatal(err)
-		}
-		acc := h.mustAccount("alice", "alice@example.com")
-		if _, err := h.p.UpdateAccount(ctx, acc.ID, identity.AccountUpdate{Password: ptr(pw)}); err != nil {
-			t.Fatal(err)
-		}
+		hostedAlice(t, h)
 		loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 		t.Run("trusted proxy", func(t *testing.T) {
 			wrapped := map[string]bool{}
@@ -352,15 +352,7 @@ func TestPagesCookiesSecureUnderHTTPSBaseURL(t *testing.T) {
 // a shared key need sticky sessions.
 func TestHostedPagesAcrossReplicas(t *testing.T) {
 	sqlTenants(t, func(t *testing.T, h *harness) {
-		ctx := context.Background()
-		hl, _ := identity.FindHostedLogin(h.p)
-		if _, err := hl.AddRedirectURI(ctx, hlCallback); err != nil {
-			t.Fatal(err)
-		}
-		acc := h.mustAccount("alice", "alice@example.com")
-		if _, err := h.p.UpdateAccount(ctx, acc.ID, identity.AccountUpdate{Password: ptr(pw)}); err != nil {
-			t.Fatal(err)
-		}
+		hostedAlice(t, h)
 		shared := []byte("a pages key shared by the replicas, 32+ bytes")
 		for _, tc := range []struct {
 			name       string
