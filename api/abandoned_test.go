@@ -131,8 +131,16 @@ func abandonLogins(t *testing.T, m *mock.Provider, hasher *password.Hasher, coun
 		}
 	}
 	// The metrics say the same as the access lines.
-	if got := counter(scrape(t, e), "gatehouse_http_requests_total", "route", "/api/resource", "method", "GET", "code", "499"); int(got) != abandoned {
+	exposition := scrape(t, e)
+	if got := counter(exposition, "gatehouse_http_requests_total", "route", "/api/resource", "method", "GET", "code", "499"); int(got) != abandoned {
 		t.Errorf("gatehouse_http_requests_total{code=499} = %v, want the %d access lines with 499", got, abandoned)
+	}
+	// And the authentications they carried were abandoned, not errors.
+	if got := counter(exposition, "gatehouse_authentications_total", "method", "password", "outcome", "abandoned"); int(got) != abandoned {
+		t.Errorf("gatehouse_authentications_total{outcome=abandoned} = %v, want %d", got, abandoned)
+	}
+	if got := counter(exposition, "gatehouse_authentications_total", "method", "password", "outcome", "error"); got != 0 {
+		t.Errorf("gatehouse_authentications_total{outcome=error} = %v for abandoned logins", got)
 	}
 }
 

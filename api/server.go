@@ -96,18 +96,18 @@ func authResults(m *metrics.Metrics) func(echo.Context, Method, error) {
 	if m == nil {
 		return nil
 	}
-	return func(_ echo.Context, method Method, err error) {
-		m.Authentication(string(method), authOutcome(err))
+	return func(c echo.Context, method Method, err error) {
+		m.Authentication(string(method), authOutcome(c.Request().Context(), err))
 	}
 }
 
 // authOutcome classifies what the auth middleware answers: its 401s are
 // failures, whatever their cause.
-func authOutcome(err error) metrics.Outcome {
+func authOutcome(ctx context.Context, err error) metrics.Outcome {
 	if e, ok := errors.AsType[*Error](err); ok && e.Status == http.StatusUnauthorized {
 		return metrics.OutcomeFailure
 	}
-	return metrics.AuthOutcome(err)
+	return metrics.AuthOutcome(ctx, err)
 }
 
 // server holds what the handlers share.

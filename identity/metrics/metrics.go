@@ -15,7 +15,7 @@
 //	gatehouse_http_request_duration_seconds{route,method}           histogram
 //	gatehouse_authentications_total{method,outcome}                 counter
 //	    method: password, api_key, token, bearer (and any a server adds);
-//	    outcome: success, failure, throttled, unavailable, error
+//	    outcome: success, failure, throttled, unavailable, abandoned, error
 //	gatehouse_provider_calls_total{operation,outcome}               counter
 //	    operation: the Provider method in snake case (authenticate,
 //	    authenticate_api_key, issue_token, …); outcome: ok, an identity
@@ -48,6 +48,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/http"
@@ -129,12 +130,15 @@ const (
 	// OutcomeUnavailable: the provider could not be reached, so nothing was
 	// decided.
 	OutcomeUnavailable Outcome = "unavailable"
-	// OutcomeError: anything else (an internal error, a cancelled request).
+	// OutcomeAbandoned: the client went away (or its deadline passed)
+	// before the attempt was decided; nothing failed (identity.CallerGone).
+	OutcomeAbandoned Outcome = "abandoned"
+	// OutcomeError: anything else, an internal error.
 	OutcomeError Outcome = "error"
 )
 
 // outcomes lists the outcomes in the order of their index.
-var outcomes = [...]Outcome{OutcomeSuccess, OutcomeFailure, OutcomeThrottled, OutcomeUnavailable, OutcomeError}
+var outcomes = [...]Outcome{OutcomeSuccess, OutcomeFailure, OutcomeThrottled, OutcomeUnavailable, OutcomeAbandoned, OutcomeError}
 
 func (o Outcome) index() int {
 	switch o {
@@ -146,18 +150,23 @@ func (o Outcome) index() int {
 		return 2
 	case OutcomeUnavailable:
 		return 3
+	case OutcomeAbandoned:
+		return 4
 	}
-	return 4
+	return 5
 }
 
-// AuthOutcome classifies the error of an authentication: nil is a success,
-// identity.ErrInvalidCredentials and token.ErrInvalidToken are failures,
-// identity.ErrThrottled and identity.ErrUnavailable are themselves, and
-// anything else is an error.
-func AuthOutcome(err error) Outcome {
+// AuthOutcome classifies the error of an authentication made under ctx:
+// nil is a success, identity.ErrInvalidCredentials and
+// token.ErrInvalidToken are failures, identity.ErrThrottled and
+// identity.ErrUnavailable are themselves, an error that only says ctx
+// ended is abandoned, and anything else is an error.
+func AuthOutcome(ctx context.Context, err error) Outcome {
 	switch {
 	case err == nil:
 		return OutcomeSuccess
+	case identity.CallerGone(ctx, err):
+		return OutcomeAbandoned
 	case errors.Is(err, identity.ErrThrottled):
 		return OutcomeThrottled
 	case errors.Is(err, identity.ErrUnavailable):
@@ -222,11 +231,11 @@ func New(reg prometheus.Registerer, info BuildInfo) (*Metrics, error) {
 	}, []string{"route", "method"})
 	m.auths = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "authentications_total",
-		Help: "Authentication attempts, by method (password, api_key, token, bearer) and outcome (success, failure, throttled, unavailable, error).",
+		Help: "Authentication attempts, by method (password, api_key, token, bearer) and outcome (success, failure, throttled, unavailable, abandoned, error).",
 	}, []string{"method", "outcome"})
 	m.calls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Subsystem: "provider", Name: "calls_total",
-		Help: "Identity provider calls, by operation and outcome (ok, an identity error code, or error).",
+		Help: "Identity provider calls, by operation and outcome (ok, an identity error code, abandoned, or error).",
 	}, []string{"operation", "outcome"})
 	m.callDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Subsystem: "provider", Name: "call_duration_seconds",

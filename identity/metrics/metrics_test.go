@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -144,7 +145,7 @@ func TestAuthenticationCounts(t *testing.T) {
 	m, reg := newMetrics(t)
 	// Every known method's series exist before the first attempt.
 	for _, method := range []string{"password", "api_key", "token", "bearer"} {
-		for _, o := range []string{"success", "failure", "throttled", "unavailable", "error"} {
+		for _, o := range []string{"success", "failure", "throttled", "unavailable", "abandoned", "error"} {
 			if v := value(t, reg, "gatehouse_authentications_total", "method", method, "outcome", o); v != 0 {
 				t.Fatalf("%s/%s starts at %v", method, o, v)
 			}
@@ -189,20 +190,31 @@ func TestAuthenticationDoesNotAllocate(t *testing.T) {
 }
 
 func TestAuthOutcome(t *testing.T) {
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
 	for _, c := range []struct {
+		ctx  context.Context
 		err  error
 		want metrics.Outcome
 	}{
-		{nil, metrics.OutcomeSuccess},
-		{identity.InvalidCredentials(identity.ReasonWrongPassword), metrics.OutcomeFailure},
-		{fmt.Errorf("wrapped: %w", identity.ErrInvalidCredentials), metrics.OutcomeFailure},
-		{fmt.Errorf("%w: expired", token.ErrInvalidToken), metrics.OutcomeFailure},
-		{identity.Throttled(5), metrics.OutcomeThrottled},
-		{identity.Unavailable(errors.New("connection refused")), metrics.OutcomeUnavailable},
-		{identity.ErrNotFound, metrics.OutcomeError},
-		{errors.New("boom"), metrics.OutcomeError},
+		// The caller's own context ended: abandoned. A context error
+		// while the caller is still there (a timeout inside the server)
+		// is an error, and a decision made as the caller left counts.
+		{gone, fmt.Errorf("wait for a KDF slot: %w", context.Canceled), metrics.OutcomeAbandoned},
+		{gone, context.DeadlineExceeded, metrics.OutcomeAbandoned},
+		{context.Background(), fmt.Errorf("directory call: %w", context.DeadlineExceeded), metrics.OutcomeError},
+		{gone, identity.InvalidCredentials(identity.ReasonWrongPassword), metrics.OutcomeFailure},
+		{gone, nil, metrics.OutcomeSuccess},
+		{context.Background(), nil, metrics.OutcomeSuccess},
+		{context.Background(), identity.InvalidCredentials(identity.ReasonWrongPassword), metrics.OutcomeFailure},
+		{context.Background(), fmt.Errorf("wrapped: %w", identity.ErrInvalidCredentials), metrics.OutcomeFailure},
+		{context.Background(), fmt.Errorf("%w: expired", token.ErrInvalidToken), metrics.OutcomeFailure},
+		{context.Background(), identity.Throttled(5), metrics.OutcomeThrottled},
+		{context.Background(), identity.Unavailable(errors.New("connection refused")), metrics.OutcomeUnavailable},
+		{context.Background(), identity.ErrNotFound, metrics.OutcomeError},
+		{context.Background(), errors.New("boom"), metrics.OutcomeError},
 	} {
-		if got := metrics.AuthOutcome(c.err); got != c.want {
+		if got := metrics.AuthOutcome(c.ctx, c.err); got != c.want {
 			t.Errorf("AuthOutcome(%v) = %s, want %s", c.err, got, c.want)
 		}
 	}

@@ -55,9 +55,9 @@ var _ identity.Provider = (*provider)(nil)
 func (d *provider) Unwrap() identity.Provider { return d.next }
 
 // authenticated counts an authentication, when the decorator does.
-func (d *provider) authenticated(method string, err error) {
+func (d *provider) authenticated(ctx context.Context, method string, err error) {
 	if d.auths {
-		d.m.Authentication(method, AuthOutcome(err))
+		d.m.Authentication(method, AuthOutcome(ctx, err))
 	}
 }
 
@@ -75,7 +75,7 @@ type opChildren struct {
 
 // call records a call of op that started at start and ended with err. A
 // successful call does not allocate.
-func (m *Metrics) call(op operation, start time.Time, err error) {
+func (m *Metrics) call(ctx context.Context, op operation, start time.Time, err error) {
 	c := &m.ops[op]
 	c.once.Do(func() {
 		c.ok = m.calls.WithLabelValues(operationNames[op], "ok")
@@ -86,13 +86,17 @@ func (m *Metrics) call(op operation, start time.Time, err error) {
 		c.ok.Inc()
 		return
 	}
-	m.calls.WithLabelValues(operationNames[op], callOutcome(err)).Inc()
+	m.calls.WithLabelValues(operationNames[op], callOutcome(ctx, err)).Inc()
 }
 
-// callOutcome is the outcome label of a failed call: the code of an
-// identity error, or "error". Only the codes of the domain's table are
-// used, whatever a remote peer sends, so the label stays bounded.
-func callOutcome(err error) string {
+// callOutcome is the outcome label of a failed call: "abandoned" when the
+// caller went away, the code of an identity error, or "error". Only the
+// codes of the domain's table are used, whatever a remote peer sends, so
+// the label stays bounded.
+func callOutcome(ctx context.Context, err error) string {
+	if identity.CallerGone(ctx, err) {
+		return string(OutcomeAbandoned)
+	}
 	var e *identity.Error
 	if !errors.As(err, &e) {
 		return "error"
@@ -179,7 +183,7 @@ var operationNames = [numOperations]string{
 func (d *provider) CreateAccount(ctx context.Context, in identity.AccountCreate) (*identity.Account, error) {
 	start := time.Now()
 	r0, err := d.next.CreateAccount(ctx, in)
-	d.m.call(opCreateAccount, start, err)
+	d.m.call(ctx, opCreateAccount, start, err)
 	return r0, err
 }
 
@@ -187,7 +191,7 @@ func (d *provider) CreateAccount(ctx context.Context, in identity.AccountCreate)
 func (d *provider) Account(ctx context.Context, id string) (*identity.Account, error) {
 	start := time.Now()
 	r0, err := d.next.Account(ctx, id)
-	d.m.call(opAccount, start, err)
+	d.m.call(ctx, opAccount, start, err)
 	return r0, err
 }
 
@@ -195,7 +199,7 @@ func (d *provider) Account(ctx context.Context, id string) (*identity.Account, e
 func (d *provider) FindAccount(ctx context.Context, login string) (*identity.Account, error) {
 	start := time.Now()
 	r0, err := d.next.FindAccount(ctx, login)
-	d.m.call(opFindAccount, start, err)
+	d.m.call(ctx, opFindAccount, start, err)
 	return r0, err
 }
 
@@ -203,7 +207,7 @@ func (d *provider) FindAccount(ctx context.Context, login string) (*identity.Acc
 func (d *provider) ListAccounts(ctx context.Context, f identity.AccountFilter) (*identity.List[*identity.Account], error) {
 	start := time.Now()
 	r0, err := d.next.ListAccounts(ctx, f)
-	d.m.call(opListAccounts, start, err)
+	d.m.call(ctx, opListAccounts, start, err)
 	return r0, err
 }
 
@@ -211,7 +215,7 @@ func (d *provider) ListAccounts(ctx context.Context, f identity.AccountFilter) (
 func (d *provider) UpdateAccount(ctx context.Context, id string, u identity.AccountUpdate) (*identity.Account, error) {
 	start := time.Now()
 	r0, err := d.next.UpdateAccount(ctx, id, u)
-	d.m.call(opUpdateAccount, start, err)
+	d.m.call(ctx, opUpdateAccount, start, err)
 	return r0, err
 }
 
@@ -219,7 +223,7 @@ func (d *provider) UpdateAccount(ctx context.Context, id string, u identity.Acco
 func (d *provider) DeleteAccount(ctx context.Context, id string) error {
 	start := time.Now()
 	err := d.next.DeleteAccount(ctx, id)
-	d.m.call(opDeleteAccount, start, err)
+	d.m.call(ctx, opDeleteAccount, start, err)
 	return err
 }
 
@@ -227,8 +231,8 @@ func (d *provider) DeleteAccount(ctx context.Context, id string) error {
 func (d *provider) Authenticate(ctx context.Context, login, password string) (*identity.Account, error) {
 	start := time.Now()
 	r0, err := d.next.Authenticate(ctx, login, password)
-	d.m.call(opAuthenticate, start, err)
-	d.authenticated("password", err)
+	d.m.call(ctx, opAuthenticate, start, err)
+	d.authenticated(ctx, "password", err)
 	return r0, err
 }
 
@@ -236,7 +240,7 @@ func (d *provider) Authenticate(ctx context.Context, login, password string) (*i
 func (d *provider) CreateAPIKey(ctx context.Context, accountID, name string) (*identity.NewAPIKey, error) {
 	start := time.Now()
 	r0, err := d.next.CreateAPIKey(ctx, accountID, name)
-	d.m.call(opCreateAPIKey, start, err)
+	d.m.call(ctx, opCreateAPIKey, start, err)
 	return r0, err
 }
 
@@ -244,7 +248,7 @@ func (d *provider) CreateAPIKey(ctx context.Context, accountID, name string) (*i
 func (d *provider) APIKey(ctx context.Context, id string) (*identity.APIKey, error) {
 	start := time.Now()
 	r0, err := d.next.APIKey(ctx, id)
-	d.m.call(opAPIKey, start, err)
+	d.m.call(ctx, opAPIKey, start, err)
 	return r0, err
 }
 
@@ -252,7 +256,7 @@ func (d *provider) APIKey(ctx context.Context, id string) (*identity.APIKey, err
 func (d *provider) ListAPIKeys(ctx context.Context, accountID string) ([]*identity.APIKey, error) {
 	start := time.Now()
 	r0, err := d.next.ListAPIKeys(ctx, accountID)
-	d.m.call(opListAPIKeys, start, err)
+	d.m.call(ctx, opListAPIKeys, start, err)
 	return r0, err
 }
 
@@ -260,7 +264,7 @@ func (d *provider) ListAPIKeys(ctx context.Context, accountID string) ([]*identi
 func (d *provider) SetAPIKeyStatus(ctx context.Context, id string, status identity.Status) (*identity.APIKey, error) {
 	start := time.Now()
 	r0, err := d.next.SetAPIKeyStatus(ctx, id, status)
-	d.m.call(opSetAPIKeyStatus, start, err)
+	d.m.call(ctx, opSetAPIKeyStatus, start, err)
 	return r0, err
 }
 
@@ -268,7 +272,7 @@ func (d *provider) SetAPIKeyStatus(ctx context.Context, id string, status identi
 func (d *provider) DeleteAPIKey(ctx context.Context, id string) error {
 	start := time.Now()
 	err := d.next.DeleteAPIKey(ctx, id)
-	d.m.call(opDeleteAPIKey, start, err)
+	d.m.call(ctx, opDeleteAPIKey, start, err)
 	return err
 }
 
@@ -276,8 +280,8 @@ func (d *provider) DeleteAPIKey(ctx context.Context, id string) error {
 func (d *provider) AuthenticateAPIKey(ctx context.Context, id, secret string) (*identity.Account, *identity.APIKey, error) {
 	start := time.Now()
 	r0, r1, err := d.next.AuthenticateAPIKey(ctx, id, secret)
-	d.m.call(opAuthenticateAPIKey, start, err)
-	d.authenticated("api_key", err)
+	d.m.call(ctx, opAuthenticateAPIKey, start, err)
+	d.authenticated(ctx, "api_key", err)
 	return r0, r1, err
 }
 
@@ -285,7 +289,7 @@ func (d *provider) AuthenticateAPIKey(ctx context.Context, id, secret string) (*
 func (d *provider) CustomData(ctx context.Context, accountID string) (identity.CustomData, error) {
 	start := time.Now()
 	r0, err := d.next.CustomData(ctx, accountID)
-	d.m.call(opCustomData, start, err)
+	d.m.call(ctx, opCustomData, start, err)
 	return r0, err
 }
 
@@ -293,7 +297,7 @@ func (d *provider) CustomData(ctx context.Context, accountID string) (identity.C
 func (d *provider) ReplaceCustomData(ctx context.Context, accountID string, data identity.CustomData) (identity.CustomData, error) {
 	start := time.Now()
 	r0, err := d.next.ReplaceCustomData(ctx, accountID, data)
-	d.m.call(opReplaceCustomData, start, err)
+	d.m.call(ctx, opReplaceCustomData, start, err)
 	return r0, err
 }
 
@@ -301,7 +305,7 @@ func (d *provider) ReplaceCustomData(ctx context.Context, accountID string, data
 func (d *provider) MergeCustomData(ctx context.Context, accountID string, patch identity.CustomData) (identity.CustomData, error) {
 	start := time.Now()
 	r0, err := d.next.MergeCustomData(ctx, accountID, patch)
-	d.m.call(opMergeCustomData, start, err)
+	d.m.call(ctx, opMergeCustomData, start, err)
 	return r0, err
 }
 
@@ -309,7 +313,7 @@ func (d *provider) MergeCustomData(ctx context.Context, accountID string, patch 
 func (d *provider) DeleteCustomDataKey(ctx context.Context, accountID, key string) error {
 	start := time.Now()
 	err := d.next.DeleteCustomDataKey(ctx, accountID, key)
-	d.m.call(opDeleteCustomDataKey, start, err)
+	d.m.call(ctx, opDeleteCustomDataKey, start, err)
 	return err
 }
 
@@ -317,7 +321,7 @@ func (d *provider) DeleteCustomDataKey(ctx context.Context, accountID, key strin
 func (d *provider) CreateGroup(ctx context.Context, in identity.GroupCreate) (*identity.Group, error) {
 	start := time.Now()
 	r0, err := d.next.CreateGroup(ctx, in)
-	d.m.call(opCreateGroup, start, err)
+	d.m.call(ctx, opCreateGroup, start, err)
 	return r0, err
 }
 
@@ -325,7 +329,7 @@ func (d *provider) CreateGroup(ctx context.Context, in identity.GroupCreate) (*i
 func (d *provider) Group(ctx context.Context, id string) (*identity.Group, error) {
 	start := time.Now()
 	r0, err := d.next.Group(ctx, id)
-	d.m.call(opGroup, start, err)
+	d.m.call(ctx, opGroup, start, err)
 	return r0, err
 }
 
@@ -333,7 +337,7 @@ func (d *provider) Group(ctx context.Context, id string) (*identity.Group, error
 func (d *provider) ListGroups(ctx context.Context, f identity.GroupFilter) (*identity.List[*identity.Group], error) {
 	start := time.Now()
 	r0, err := d.next.ListGroups(ctx, f)
-	d.m.call(opListGroups, start, err)
+	d.m.call(ctx, opListGroups, start, err)
 	return r0, err
 }
 
@@ -341,7 +345,7 @@ func (d *provider) ListGroups(ctx context.Context, f identity.GroupFilter) (*ide
 func (d *provider) DeleteGroup(ctx context.Context, id string) error {
 	start := time.Now()
 	err := d.next.DeleteGroup(ctx, id)
-	d.m.call(opDeleteGroup, start, err)
+	d.m.call(ctx, opDeleteGroup, start, err)
 	return err
 }
 
@@ -349,7 +353,7 @@ func (d *provider) DeleteGroup(ctx context.Context, id string) error {
 func (d *provider) AddToGroup(ctx context.Context, accountID, groupID string) error {
 	start := time.Now()
 	err := d.next.AddToGroup(ctx, accountID, groupID)
-	d.m.call(opAddToGroup, start, err)
+	d.m.call(ctx, opAddToGroup, start, err)
 	return err
 }
 
@@ -357,7 +361,7 @@ func (d *provider) AddToGroup(ctx context.Context, accountID, groupID string) er
 func (d *provider) RemoveFromGroup(ctx context.Context, accountID, groupID string) error {
 	start := time.Now()
 	err := d.next.RemoveFromGroup(ctx, accountID, groupID)
-	d.m.call(opRemoveFromGroup, start, err)
+	d.m.call(ctx, opRemoveFromGroup, start, err)
 	return err
 }
 
@@ -365,7 +369,7 @@ func (d *provider) RemoveFromGroup(ctx context.Context, accountID, groupID strin
 func (d *provider) AccountGroups(ctx context.Context, accountID string) ([]*identity.Group, error) {
 	start := time.Now()
 	r0, err := d.next.AccountGroups(ctx, accountID)
-	d.m.call(opAccountGroups, start, err)
+	d.m.call(ctx, opAccountGroups, start, err)
 	return r0, err
 }
 
@@ -373,7 +377,7 @@ func (d *provider) AccountGroups(ctx context.Context, accountID string) ([]*iden
 func (d *provider) GroupMembers(ctx context.Context, groupID string, p identity.Page) (*identity.List[*identity.Account], error) {
 	start := time.Now()
 	r0, err := d.next.GroupMembers(ctx, groupID, p)
-	d.m.call(opGroupMembers, start, err)
+	d.m.call(ctx, opGroupMembers, start, err)
 	return r0, err
 }
 
@@ -381,7 +385,7 @@ func (d *provider) GroupMembers(ctx context.Context, groupID string, p identity.
 func (d *provider) IssueToken(ctx context.Context, accountID string, req identity.TokenRequest) (*identity.Token, error) {
 	start := time.Now()
 	r0, err := d.next.IssueToken(ctx, accountID, req)
-	d.m.call(opIssueToken, start, err)
+	d.m.call(ctx, opIssueToken, start, err)
 	return r0, err
 }
 
@@ -389,7 +393,7 @@ func (d *provider) IssueToken(ctx context.Context, accountID string, req identit
 func (d *provider) RevokeToken(ctx context.Context, tokenID string, expiresAt time.Time) error {
 	start := time.Now()
 	err := d.next.RevokeToken(ctx, tokenID, expiresAt)
-	d.m.call(opRevokeToken, start, err)
+	d.m.call(ctx, opRevokeToken, start, err)
 	return err
 }
 
@@ -397,7 +401,7 @@ func (d *provider) RevokeToken(ctx context.Context, tokenID string, expiresAt ti
 func (d *provider) TokenRevoked(ctx context.Context, tokenID string) (bool, error) {
 	start := time.Now()
 	r0, err := d.next.TokenRevoked(ctx, tokenID)
-	d.m.call(opTokenRevoked, start, err)
+	d.m.call(ctx, opTokenRevoked, start, err)
 	return r0, err
 }
 
@@ -405,7 +409,7 @@ func (d *provider) TokenRevoked(ctx context.Context, tokenID string) (bool, erro
 func (d *provider) JWKS(ctx context.Context) ([]byte, error) {
 	start := time.Now()
 	r0, err := d.next.JWKS(ctx)
-	d.m.call(opJWKS, start, err)
+	d.m.call(ctx, opJWKS, start, err)
 	return r0, err
 }
 
@@ -413,7 +417,7 @@ func (d *provider) JWKS(ctx context.Context) ([]byte, error) {
 func (d *provider) TokenSettings(ctx context.Context) (identity.TokenSettings, error) {
 	start := time.Now()
 	r0, err := d.next.TokenSettings(ctx)
-	d.m.call(opTokenSettings, start, err)
+	d.m.call(ctx, opTokenSettings, start, err)
 	return r0, err
 }
 
@@ -421,6 +425,6 @@ func (d *provider) TokenSettings(ctx context.Context) (identity.TokenSettings, e
 func (d *provider) RotateSigningKey(ctx context.Context) (string, error) {
 	start := time.Now()
 	r0, err := d.next.RotateSigningKey(ctx)
-	d.m.call(opRotateSigningKey, start, err)
+	d.m.call(ctx, opRotateSigningKey, start, err)
 	return r0, err
 }
