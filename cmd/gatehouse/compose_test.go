@@ -148,7 +148,8 @@ func TestComposeExample(t *testing.T) {
 // interpolate replaces compose's ${NAME:?message} and ${NAME:-default}
 // with a stand-in value.
 func interpolate(v string) string {
-	return regexp.MustCompile(`\$\{[A-Z_]+(:[-?][^}]*)?\}`).ReplaceAllString(v, "example")
+	// Long enough to pass for a secret such as encryption.key.
+	return regexp.MustCompile(`\$\{[A-Z_]+(:[-?][^}]*)?\}`).ReplaceAllString(v, "example-value-of-an-interpolated-variable")
 }
 
 // dockerfileEnv returns the variables the Dockerfile's ENV instructions
