@@ -17,11 +17,14 @@ type Key struct {
 	// Nth asks for the time of the Nth newest entry in Log.Nth (1 is the
 	// newest).
 	Nth int
-	// Max bounds the entries kept; beyond it the oldest are dropped. It
-	// only bounds memory: the Regulator asks for more than it ever needs to
-	// count.
-	Max int
 }
+
+// A log holds no more than it must. It has no cap of its own: dropping the
+// oldest entries past a cap would, under a flood of refused attempts
+// (whose entries stay until they are taken back), drop the failures that
+// refuse them. Its size is bounded anyway: entries leave with the window,
+// a refused attempt is taken back at once, and admitted attempts are few,
+// because the limits refuse the rest.
 
 // Log summarises one log as of some time.
 type Log struct {

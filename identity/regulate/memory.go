@@ -108,9 +108,6 @@ func (m *Memory) Add(_ context.Context, now time.Time, id uint64, keys ...Key) (
 			at--
 		}
 		l.entries = slices.Insert(l.entries, at, memEntry{at: ms, id: id})
-		if k.Max > 0 && len(l.entries) > k.Max {
-			l.entries = slices.Delete(l.entries, 0, len(l.entries)-k.Max)
-		}
 		l.expires = max(l.expires, ms+k.Window.Milliseconds())
 	}
 	return out, nil

@@ -105,19 +105,17 @@ func (r *Redis) Close() error {
 }
 
 // addScript is Add: for each key, drop what left the window, read the
-// count and the Nth newest entry, then add the attempt, trim to Max and
-// renew the TTL. ARGV: now (ms), the attempt id, then for each key its
-// window (ms), Nth and Max. It returns count and Nth's score (-1 for none)
-// per key.
+// count and the Nth newest entry, then add the attempt and renew the TTL.
+// ARGV: now (ms), the attempt id, then for each key its window (ms) and
+// Nth. It returns count and Nth's score (-1 for none) per key.
 var addScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local member = ARGV[2]
 local out = {}
 for i, key in ipairs(KEYS) do
-  local a = 3 + (i - 1) * 3
+  local a = 3 + (i - 1) * 2
   local window = tonumber(ARGV[a])
   local nth = tonumber(ARGV[a + 1])
-  local max = tonumber(ARGV[a + 2])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local count = redis.call('ZCARD', key)
   local at = -1
@@ -126,10 +124,6 @@ for i, key in ipairs(KEYS) do
     at = tonumber(r[2])
   end
   redis.call('ZADD', key, now, member)
-  local card = redis.call('ZCARD', key)
-  if max > 0 and card > max then
-    redis.call('ZREMRANGEBYRANK', key, 0, card - max - 1)
-  end
   redis.call('PEXPIRE', key, window)
   out[#out + 1] = count
   out[#out + 1] = at
@@ -140,11 +134,11 @@ return out
 // Add implements Counters.
 func (r *Redis) Add(ctx context.Context, now time.Time, id uint64, keys ...Key) ([]Log, error) {
 	names := make([]string, len(keys))
-	args := make([]any, 0, 2+3*len(keys))
+	args := make([]any, 0, 2+2*len(keys))
 	args = append(args, now.UnixMilli(), member(id))
 	for i, k := range keys {
 		names[i] = r.prefix + k.Name
-		args = append(args, max(1, k.Window.Milliseconds()), k.Nth, k.Max)
+		args = append(args, max(1, k.Window.Milliseconds()), k.Nth)
 	}
 	res, err := addScript.Run(ctx, r.client, names, args...).Int64Slice()
 	if err != nil {

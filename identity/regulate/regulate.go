@@ -167,9 +167,6 @@ type Regulator struct {
 	identity.Provider
 	cfg      Config
 	counters Counters
-	// accountMax and pairMax bound the entries of a log: the limit, plus
-	// the doublings of the lock, plus room for attempts in flight.
-	accountMax, pairMax int
 
 	blocks, pairBlocks, accountBlocks, failures, counterErrors atomic.Uint64
 	lastErrLog                                                 atomic.Int64
@@ -192,16 +189,7 @@ func New(p identity.Provider, cfg Config, counters Counters) *Regulator {
 	if counters == nil {
 		counters = NewMemory(MemoryConfig{})
 	}
-	r := &Regulator{Provider: p, cfg: cfg, counters: counters}
-	// Entries beyond the limit matter only until the lock reaches its cap.
-	steps := 0
-	for d := cfg.FirstLockout; d < cfg.MaxLockout; d *= 2 {
-		steps++
-	}
-	const inFlight = 16
-	r.accountMax = cfg.AccountMaxFailures + steps + inFlight
-	r.pairMax = cfg.PairMaxFailures + inFlight
-	return r
+	return &Regulator{Provider: p, cfg: cfg, counters: counters}
 }
 
 // Unwrap returns the wrapped provider, so callers can find its optional
@@ -388,8 +376,8 @@ func (r *Regulator) Lockout(failures int) time.Duration {
 func (r *Regulator) keys(login, ip string) (pair, account Key) {
 	h := sha256.Sum256([]byte(r.cfg.Namespace + "\x00" + identity.FoldKey(login)))
 	tag := "{" + hex.EncodeToString(h[:16]) + "}"
-	pair = Key{Name: tag + ":p:" + network(ip), Window: r.cfg.PairWindow, Nth: r.cfg.PairMaxFailures, Max: r.pairMax}
-	account = Key{Name: tag + ":a", Window: r.cfg.AccountWindow, Nth: 1, Max: r.accountMax}
+	pair = Key{Name: tag + ":p:" + network(ip), Window: r.cfg.PairWindow, Nth: r.cfg.PairMaxFailures}
+	account = Key{Name: tag + ":a", Window: r.cfg.AccountWindow, Nth: 1}
 	return pair, account
 }
 

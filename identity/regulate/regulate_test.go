@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,6 +122,7 @@ func runSuite(t *testing.T, newCounters countersFactory) {
 		{"LoginLock", testLoginLock},
 		{"LoginLockUnknownIdentical", testLoginLockUnknownIdentical},
 		{"ConcurrentGuesses", testConcurrentGuesses},
+		{"FloodKeepsFailures", testFloodKeepsFailures},
 		{"IPv6Network", testIPv6Network},
 		{"OnlyWrongCredentialsCount", testOnlyWrongCredentialsCount},
 		{"FoldedLogin", testFoldedLogin},
@@ -338,7 +340,59 @@ func testConcurrentGuesses(t *testing.T, newCounters countersFactory) {
 		}
 	}
 	if failed != 5 || throttled != 35 || f.calls() != 5 {
-		t.Errorf("%d failed, %d throttled, %d provider calls; want 5, 35, 5", failed, throttled, f.calls())
+		t.Errorf("%d failed, %d throttled, %d provider calls; want 5, 35, 5 (counter errors, each failing open: %d)",
+			failed, throttled, f.calls(), f.reg.Stats().CounterErrors)
+	}
+}
+
+// slowRemove holds every Remove until released, as a slow round trip to
+// Redis would: the refused attempts of a flood are then all in the log at
+// once.
+type slowRemove struct {
+	regulate.Counters
+	waiting atomic.Int32
+	release chan struct{}
+}
+
+func (s *slowRemove) Remove(ctx context.Context, id uint64, names ...string) error {
+	s.waiting.Add(1)
+	<-s.release
+	return s.Counters.Remove(ctx, id, names...)
+}
+
+// testFloodKeepsFailures: after 5 failures, a flood of 60 attempts from the
+// same address, all refused, must not push the 5 failures out of the log
+// while the refused attempts wait to be taken back; otherwise, once they
+// are, the pair's log is empty and the next guess reaches the provider.
+func testFloodKeepsFailures(t *testing.T, newCounters countersFactory) {
+	slow := &slowRemove{Counters: newCounters(t), release: make(chan struct{})}
+	f := newFixture(t, slow, regulate.Config{})
+	const ip = "203.0.113.60"
+	for i := range 5 {
+		mustFail(t, f.try(ip, "alice", "wrong password"), fmt.Sprintf("guess %d", i+1))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 60)
+	for i := range errs {
+		wg.Go(func() { errs[i] = f.try(ip, "alice", "wrong password") })
+	}
+	for deadline := time.Now().Add(10 * time.Second); slow.waiting.Load() < int32(len(errs)); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d refused attempts reached Remove", slow.waiting.Load(), len(errs))
+		}
+	}
+	close(slow.release)
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, identity.ErrThrottled) {
+			t.Fatalf("flood attempt %d: %v, want throttled", i, err)
+		}
+	}
+	if err := f.try(ip, "alice", "wrong password"); !errors.Is(err, identity.ErrThrottled) {
+		t.Fatalf("after the flood: %v, want throttled (the 5 failures were dropped from the log)", err)
+	}
+	if f.calls() != 5 {
+		t.Fatalf("%d guesses reached the provider, want 5", f.calls())
 	}
 }
 
