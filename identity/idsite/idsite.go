@@ -125,7 +125,7 @@ func New(cfg Config) (*Handler, error) {
 		{http.MethodGet, "/password/forgot", h.forgot},
 		{http.MethodGet, "/password/change", h.changePage},
 		{http.MethodPost, "/password/change", h.change},
-		{http.MethodGet, "/logout", h.logout},
+		{http.MethodPost, "/logout", h.logout},
 	} {
 		mux.HandleFunc(rt.method+" "+cfg.Prefix+rt.path, rt.fn)
 		h.routes = append(h.routes, Route{Method: rt.method, Path: cfg.Prefix + rt.path})

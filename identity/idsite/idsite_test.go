@@ -431,7 +431,21 @@ func TestChangePassword(t *testing.T) {
 	if _, err := f.p.Authenticate(t.Context(), "alice", "a brand new passphrase"); err != nil {
 		t.Fatalf("new password does not work: %v", err)
 	}
-	f.get("/idsite/logout")
+	// Logging out is the page's button: a POST with the CSRF token. A GET,
+	// or a POST without the token (another site's form), changes nothing.
+	if a := f.get("/idsite/logout"); a.StatusCode == http.StatusOK {
+		t.Errorf("GET /idsite/logout: %d", a.StatusCode)
+	}
+	if a := f.post("/idsite/logout", url.Values{}); a.StatusCode != http.StatusForbidden {
+		t.Errorf("logout without the CSRF token: %d", a.StatusCode)
+	}
+	pg = f.get("/idsite/password/change")
+	if pg.StatusCode != http.StatusOK || !strings.Contains(pg.body, `action="/idsite/logout"`) {
+		t.Fatalf("change page after refused logouts: %d\n%s", pg.StatusCode, pg.body)
+	}
+	if a := f.post("/idsite/logout", url.Values{"csrf_token": {csrfOf(t, pg)}}); a.StatusCode != http.StatusOK || !strings.Contains(a.body, "Logged out") {
+		t.Fatalf("logout: %d\n%s", a.StatusCode, a.body)
+	}
 	if pg := f.get("/idsite/password/change"); pg.StatusCode != http.StatusUnauthorized {
 		t.Errorf("change page after logout: %d", pg.StatusCode)
 	}

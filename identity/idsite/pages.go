@@ -394,7 +394,12 @@ func (h *Handler) change(w http.ResponseWriter, r *http.Request) {
 	h.message(w, r, http.StatusOK, "Password changed", "Your password was changed. Use the new one from now on.")
 }
 
+// logout is POST /logout, the change page's button: a form with the CSRF
+// token, so that no other site can end the session.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if !h.postForm(w, r) {
+		return
+	}
 	h.clearSession(w, r)
 	h.message(w, r, http.StatusOK, "Logged out", "You are logged out of these pages.")
 }
