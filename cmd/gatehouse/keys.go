@@ -116,7 +116,7 @@ func applicationProvider(db *sqlstore.DB, app *sqlstore.Application, opts store.
 // where names the database's configuration key.
 func checkSigningKeys(ctx context.Context, p *store.Provider, where string) error {
 	err := p.CheckSigningKeys(ctx)
-	if errors.Is(err, seal.ErrUnknownKey) || errors.Is(err, seal.ErrCorrupt) {
+	if seal.CannotOpen(err) {
 		return usagef("config: encryption.key: cannot decrypt the token signing keys in %s: %w", where, err)
 	}
 	if err != nil {
@@ -163,12 +163,13 @@ JSON: {"applications", "resealed", "unchanged", "unreadable"}.`,
 					return err
 				}
 				v := resealView{Applications: len(apps)}
+				opts := storeOptions(cfg, nil) // one Sealer for every application
 				for _, app := range apps {
-					r, err := applicationProvider(db, app, storeOptions(cfg, nil)).ResealSigningKeys(ctx)
+					r, err := applicationProvider(db, app, opts).ResealSigningKeys(ctx)
 					v.Resealed += r.Resealed
 					v.Unchanged += r.Unchanged
 					v.Unreadable += r.Unreadable
-					if errors.Is(err, seal.ErrUnknownKey) || errors.Is(err, seal.ErrCorrupt) {
+					if seal.CannotOpen(err) {
 						return usagef("application %q: %w; is the key that encrypted it in encryption.previous_keys? (%d keys resealed before this)", app.Name, err, v.Resealed)
 					}
 					if err != nil {

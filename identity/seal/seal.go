@@ -35,10 +35,13 @@ const MinSecretLength = 32
 // configured (DER, which starts with 0x30) never start with it.
 var magic = []byte("ghs1")
 
+// A sealed value is magic, the sealing key's id, the nonce, then the
+// ciphertext with its tag.
 const (
 	keyIDLen  = 8
 	nonceLen  = 12
-	headerLen = 4 + keyIDLen + nonceLen
+	idEnd     = 4 + keyIDLen // len(magic) + keyIDLen
+	headerLen = idEnd + nonceLen
 )
 
 var (
@@ -130,11 +133,11 @@ func (s *Sealer) Seal(plaintext, ad []byte) ([]byte, error) {
 	out := make([]byte, headerLen, headerLen+len(plaintext)+k.aead.Overhead())
 	copy(out, magic)
 	copy(out[len(magic):], k.id[:])
-	nonce := out[len(magic)+keyIDLen : headerLen]
+	nonce := out[idEnd:headerLen]
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	return k.aead.Seal(out, nonce, plaintext, additional(out[:len(magic)+keyIDLen], ad)), nil
+	return k.aead.Seal(out, nonce, plaintext, additional(out[:idEnd], ad)), nil
 }
 
 // Open decrypts a value Seal made with any of the Sealer's secrets and the
@@ -143,11 +146,11 @@ func (s *Sealer) Open(sealed, ad []byte) ([]byte, error) {
 	if !IsSealed(sealed) || len(sealed) < headerLen {
 		return nil, ErrCorrupt
 	}
-	id := sealed[len(magic) : len(magic)+keyIDLen]
+	id := sealed[len(magic):idEnd]
 	if s != nil {
 		for _, k := range s.keys {
 			if bytes.Equal(k.id[:], id) {
-				plain, err := k.aead.Open(nil, sealed[len(magic)+keyIDLen:headerLen], sealed[headerLen:], additional(sealed[:len(magic)+keyIDLen], ad))
+				plain, err := k.aead.Open(nil, sealed[idEnd:headerLen], sealed[headerLen:], additional(sealed[:idEnd], ad))
 				if err != nil {
 					return nil, ErrCorrupt
 				}
@@ -164,6 +167,12 @@ func additional(header, ad []byte) []byte {
 	return append(append(make([]byte, 0, len(header)+len(ad)), header...), ad...)
 }
 
+// CannotOpen reports whether err is Open's refusal: a value sealed with a
+// secret the Sealer lacks, or one altered or moved.
+func CannotOpen(err error) bool {
+	return errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrCorrupt)
+}
+
 // IsSealed reports whether b looks like a sealed value rather than a value
 // stored in the clear.
 func IsSealed(b []byte) bool { return bytes.HasPrefix(b, magic) }
@@ -172,5 +181,5 @@ func IsSealed(b []byte) bool { return bytes.HasPrefix(b, magic) }
 // resealing it would change nothing. It is false for a nil Sealer.
 func (s *Sealer) Current(b []byte) bool {
 	return s != nil && IsSealed(b) && len(b) >= headerLen &&
-		bytes.Equal(b[len(magic):len(magic)+keyIDLen], s.keys[0].id[:])
+		bytes.Equal(b[len(magic):idEnd], s.keys[0].id[:])
 }

@@ -231,14 +231,26 @@ func (p *Provider) signingKeys(ctx context.Context) ([]token.SigningKey, error) 
 			return nil, err
 		}
 	}
+	keys, err := p.openKeys(recs)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no signing key after rotation")
+	}
+	p.keys, p.keysLoaded = keys, now
+	return keys, nil
+}
+
+// openKeys parses stored keys, skipping the retiring ones no configured
+// secret opens (after a secret was lost and the key rotated, say): only the
+// current key is needed to sign, and tokens a skipped key signed are
+// refused. keysMu is held.
+func (p *Provider) openKeys(recs []SigningKeyRecord) ([]token.SigningKey, error) {
 	keys := make([]token.SigningKey, 0, len(recs))
 	for _, r := range recs {
 		priv, _, err := p.parsePrivate(r)
-		if err != nil && !r.RetireAt.IsZero() && sealError(err) {
-			// A retiring key sealed with a secret this process does not
-			// hold: after the secret was lost and the key rotated, say.
-			// Only the current key is needed to sign; tokens this one
-			// signed are refused here.
+		if lostKey(r, err) {
 			p.warnUnopened(r.ID, err)
 			continue
 		}
@@ -247,10 +259,6 @@ func (p *Provider) signingKeys(ctx context.Context) ([]token.SigningKey, error) 
 		}
 		keys = append(keys, token.SigningKey{ID: r.ID, Private: priv, CreatedAt: r.CreatedAt, RetireAt: r.RetireAt})
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("no signing key after rotation")
-	}
-	p.keys, p.keysLoaded = keys, now
 	return keys, nil
 }
 
@@ -267,9 +275,10 @@ func (p *Provider) warnUnopened(kid string, err error) {
 	}
 }
 
-// sealError reports whether err is a sealed key this process cannot open.
-func sealError(err error) bool {
-	return errors.Is(err, seal.ErrUnknownKey) || errors.Is(err, seal.ErrCorrupt)
+// lostKey reports whether err, from parsing r, says r is a retiring key
+// that no configured secret opens: one to leave aside, not to fail on.
+func lostKey(r SigningKeyRecord, err error) bool {
+	return err != nil && !r.RetireAt.IsZero() && seal.CannotOpen(err)
 }
 
 // keyAD binds a sealed private key to its application and key id: a value
@@ -305,19 +314,10 @@ func (p *Provider) CheckSigningKeys(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range recs {
-		_, _, err := p.parsePrivate(r)
-		if err != nil && !r.RetireAt.IsZero() && sealError(err) {
-			p.keysMu.Lock()
-			p.warnUnopened(r.ID, err)
-			p.keysMu.Unlock()
-			continue
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	p.keysMu.Lock()
+	defer p.keysMu.Unlock()
+	_, err = p.openKeys(recs)
+	return err
 }
 
 // ResealResult counts what ResealSigningKeys did.
@@ -353,7 +353,7 @@ func (p *Provider) ResealSigningKeys(ctx context.Context) (ResealResult, error) 
 		// secret: a value that does not open is not left as it is or
 		// sealed again without a word.
 		_, der, err := p.parsePrivate(r)
-		if err != nil && !r.RetireAt.IsZero() && sealError(err) {
+		if lostKey(r, err) {
 			res.Unreadable++
 			continue
 		}
