@@ -93,6 +93,12 @@ func decodeObject(c echo.Context, optional bool) (map[string]json.RawMessage, er
 	if err := unmarshalStrict(b, &m); err != nil {
 		return nil, err
 	}
+	// Checked here, on the bytes the client sent, and not again on what
+	// strictFrom re-encodes from m, which cannot repeat a name. Folded at
+	// the top level: the members go on into structs.
+	if name, dup := jsoncheck.Duplicate(b, true); dup {
+		return nil, duplicateError(name)
+	}
 	if m == nil { // cannot happen: unmarshalStrict wants an object
 		m = map[string]json.RawMessage{}
 	}
@@ -120,9 +126,6 @@ func unmarshalStrict(b []byte, dst any) error {
 			return identity.Invalid("body", "The request body must be a JSON object.")
 		}
 		return identity.Invalid("body", "The request body is not valid JSON.")
-	}
-	if name, dup := jsoncheck.Duplicate(b, true); dup {
-		return duplicateError(name)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
